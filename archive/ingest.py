@@ -1,0 +1,113 @@
+"""WARC response record → database rows: the one path.
+
+The live crawl calls ``ingest_response`` on each record right after writing it (read
+back from the WARC file), and a rebuild calls it on every record of the files: the
+database is whatever this function makes of the WARC files, and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .extract import ArticleRecord, decode_html, read_page
+from .layouts import PageLayout
+from .store import Store
+from .urls import canonical_url
+from .warc import ArchivedResponse
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    kind: str
+    capture_id: int | None = None  # None: this record was ingested before
+    article_id: int | None = None
+    article_new: bool = False
+    text_changed: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def classify(url: str, layout: PageLayout) -> str:
+    """What a URL is, from the URL alone: a rebuild must agree with the crawl."""
+    path = urlsplit(url).path
+    if path == "/robots.txt":
+        return "robots"
+    if "sitemap" in path and path.endswith(".xml"):
+        return "sitemap"
+    if path.rstrip("/").endswith("/feed"):
+        return "feed"
+    if layout.is_listing_path(path):
+        return "listing"
+    if layout.article_path is not None and layout.is_article_path(path):
+        return "article"
+    return "other"
+
+
+@dataclass(frozen=True)
+class CaptureReading:
+    """All that one response record says, worked out without the database."""
+
+    kind: str
+    canonical_url: str
+    article: ArticleRecord | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReading:
+    """The CPU-heavy half of ingest (decoding, parsing, extraction): a pure function,
+    so that it can run in worker processes."""
+    canonical = canonical_url(response.url)
+    kind = classify(canonical, layout)
+    if response.status != 200 or response.content_type not in HTML_TYPES or kind not in ("article", "other"):
+        return CaptureReading(kind, canonical)
+    body, problem = response.content()
+    problems = [problem] if problem else []
+    if response.payload is None:
+        problems.append("body too large to read")
+    html, charset_problems = decode_html(body, response.header("Content-Type"))
+    reading = read_page(html, response.url, layout)
+    problems += charset_problems + reading.problems
+    kind = "article" if reading.article is not None else kind
+    return CaptureReading(kind, reading.canonical_url, reading.article, problems)
+
+
+def store_capture(store: Store, response: ArchivedResponse, reading: CaptureReading) -> IngestResult:
+    """The database half of ingest: one capture row, and the article it shows."""
+    if store.has_capture(response.record_id):
+        return IngestResult(reading.kind)
+    article = reading.article
+    crawl_id = response.warcinfo.get("crawl-id")
+    with store.transaction():
+        if crawl_id:
+            store.ensure_crawl(crawl_id, started=response.date, status="unknown")
+        capture_id = store.insert_capture({
+            "record_id": response.record_id,
+            "crawl_id": crawl_id,
+            "url": response.url,
+            "canonical_url": reading.canonical_url,
+            "fetched_at": response.date,
+            "status": response.status,
+            "content_type": response.content_type or None,
+            "kind": reading.kind,
+            "text_hash": article.text_hash if article else None,
+            "warc_filename": response.location.filename,
+            "warc_offset": response.location.offset,
+            "warc_length": response.location.length,
+            "payload_digest": response.payload_digest,
+            "problems": "; ".join(reading.problems) or None,
+        })
+        if article is None:
+            return IngestResult(reading.kind, capture_id, problems=reading.problems)
+        fields = {name: getattr(article, name) for name in article.__dataclass_fields__}
+        article_id, article_new, version_new = store.save_article_capture(fields, response.date, capture_id)
+    return IngestResult(reading.kind, capture_id, article_id, article_new, version_new and not article_new,
+                        reading.problems)
+
+
+def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout) -> IngestResult:
+    """Add one archived response to the store; a record seen before adds nothing."""
+    if store.has_capture(response.record_id):
+        return IngestResult(classify(canonical_url(response.url), layout))
+    return store_capture(store, response, read_capture(response, layout))

@@ -1,0 +1,69 @@
+"""Page layouts: how to find a page's own article among everything else it shows.
+
+A layout is about reading pages, so it lives on the archive side: a rebuild from WARC
+files must read pages exactly as the live crawl did, with no crawler at hand. The
+crawler's site profile names the layout its site uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    name: str
+    # Paths of article pages (after canonicalisation); None: any page may be one.
+    article_path: re.Pattern | None = None
+    listing_path: re.Pattern | None = None
+    # CSS selectors; None where the layout has no such element and trafilatura decides.
+    title: str | None = None
+    section_label: str | None = None
+    body: str | None = None
+    byline: str | None = None
+    published: str | None = None
+    modified: str | None = None
+    tags: str | None = None
+    image_caption: str | None = None
+    # Whatever starts something that is not the page's own article: the first match
+    # after the title ends the article (follow-on articles, related posts, comments).
+    article_end: str | None = None
+    # Inside the article's region, never part of its text.
+    noise: str | None = None
+
+    def is_article_path(self, path: str) -> bool:
+        return self.article_path is None or bool(self.article_path.match(path))
+
+    def is_listing_path(self, path: str) -> bool:
+        return self.listing_path is not None and bool(self.listing_path.match(path))
+
+
+# WordPress with the "Zox News" theme (Modern Diplomacy): see site-notes.md.
+ZOX_NEWS = PageLayout(
+    name="zox-news",
+    article_path=re.compile(r"^/\d{4}/\d{2}/\d{2}/[^/]+/$"),
+    listing_path=re.compile(r"^/(category|tag|author)/[^/]+/(page/\d+/)?$"),
+    title="h1.mvp-post-title",
+    section_label="h3.mvp-post-cat",
+    body="#mvp-content-main",
+    byline=".mvp-author-info-name .author-name",
+    published="time[itemprop=datePublished]",
+    modified="meta[itemprop=dateModified]",
+    tags=".mvp-post-tags a[rel=tag]",
+    image_caption=".mvp-post-img-cap, #mvp-post-feat-img figcaption, #mvp-post-feat-img .wp-caption-text",
+    article_end=(
+        "h1.mvp-post-title, #mvp-post-add-box, .mvp-post-add-story, .mvp-cont-read-wrap,"
+        " .alp-related-posts, #mvp-related-posts, .mvp-related-posts, #comments, #mvp-comments-button"
+    ),
+    noise=(
+        "script, style, noscript, iframe, form, .mvp-post-soc-wrap, .mvp-post-soc-out,"
+        " .sharedaddy, .mvp-post-tags, .mvp-cont-read-but, .mvp-post-more-but, #mvp-post-more-wrap,"
+        " .mvp-post-add-link, .wp-block-buttons"
+    ),
+)
+
+# Any site: trafilatura reads the whole page (``steppe rebuild --site generic``).
+GENERIC = PageLayout(name="generic")
+
+LAYOUTS = {layout.name: layout for layout in (ZOX_NEWS, GENERIC)}

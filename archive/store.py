@@ -1,0 +1,250 @@
+"""The SQLite store: schema declared once, created and migrated idempotently.
+
+The schema below is the single declaration: ``Store.migrate`` brings any older
+database up to it (new tables, new columns, new indexes: additive only, nothing is
+ever dropped), the README's schema section is generated from it by cog, and Datasette's
+column descriptions come from it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Table:
+    description: str
+    columns: dict[str, tuple[type, str]]  # name → (type, description)
+    pk: str = "id"
+    foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
+    unique: list[tuple[str, ...]] = field(default_factory=list)
+    indexes: list[tuple[str, ...]] = field(default_factory=list)
+    fts: tuple[str, ...] = ()
+
+
+_ARTICLE_FIELDS = {
+    "title": (str, "Headline of the article"),
+    "authors": (str, "JSON list of author names, co-authors named in the text included"),
+    "published": (str, "First publication, ISO 8601 with the site's timezone"),
+    "modified": (str, "Last modification the site declares, ISO 8601"),
+    "section": (str, "Section (category) the site files the article under"),
+    "tags": (str, "JSON list of the article's tags"),
+    "description": (str, "Summary from the page's description meta tag"),
+    "image": (str, "URL of the featured image"),
+    "image_caption": (str, "Caption or credit of the featured image"),
+    "language": (str, "Language code of the page, e.g. en"),
+    "text": (str, "Body text: paragraphs separated by blank lines, typography as published"),
+    "word_count": (int, "Words in the text"),
+    "text_hash": (str, "SHA-256 of the normalised text: the identity of a version"),
+}
+
+# Tables in creation order: a table comes after those its foreign keys name.
+SCHEMA: dict[str, Table] = {
+    "crawls": Table(
+        "One row per crawl run",
+        {
+            "id": (str, "Crawl id, also written in each WARC file's warcinfo record"),
+            "started": (str, "When the run started (UTC)"),
+            "finished": (str, "When the run ended (UTC), empty while it runs"),
+            "status": (str, "running, finished, failed or interrupted"),
+            "start_url": (str, "Section listing the crawl started from"),
+            "site": (str, "Site profile name"),
+            "steppe_version": (str, "steppe version that ran the crawl"),
+            "user_agent": (str, "User-Agent the crawl sent"),
+            "requests": (int, "HTTP requests sent"),
+            "pages": (int, "Responses archived in WARC"),
+            "articles_new": (int, "Articles seen for the first time"),
+            "articles_changed": (int, "Articles whose text changed"),
+            "errors": (int, "Fetches that failed for good (timeouts, refused, redirect loops, 4xx/5xx)"),
+        },
+    ),
+    "articles": Table(
+        "One row per article (canonical URL), as last captured",
+        {
+            "id": (int, "Row id"),
+            "url": (str, "Canonical URL of the article"),
+            **_ARTICLE_FIELDS,
+            "first_seen": (str, "First capture of the article (UTC)"),
+            "last_seen": (str, "Latest capture of the article (UTC)"),
+            "last_changed": (str, "Capture from which the current text has been seen (UTC)"),
+            "version_count": (int, "Distinct texts captured"),
+            "status": (str, "live, or gone when the site stopped serving it"),
+        },
+        unique=[("url",)],
+        indexes=[("published",), ("section",)],
+        fts=("title", "authors", "text"),
+    ),
+    "captures": Table(
+        "Every fetch archived: one row per WARC response record",
+        {
+            "id": (int, "Row id"),
+            "record_id": (str, "WARC-Record-ID of the response record"),
+            "crawl_id": (str, "Crawl run that made the fetch"),
+            "url": (str, "URL fetched, query string included"),
+            "canonical_url": (str, "Canonical URL of the page"),
+            "fetched_at": (str, "When the request was sent (WARC-Date, UTC)"),
+            "status": (int, "HTTP status"),
+            "content_type": (str, "Media type of the response"),
+            "kind": (str, "article, listing, robots, sitemap, feed or other"),
+            "article_id": (int, "Article this capture shows, if it is one"),
+            "text_hash": (str, "Hash of the article text in this capture"),
+            "warc_filename": (str, "WARC file holding the response record"),
+            "warc_offset": (int, "Byte offset of the response record in its file"),
+            "warc_length": (int, "Length in bytes of the (gzipped) response record"),
+            "payload_digest": (str, "WARC-Payload-Digest of the body"),
+            "problems": (str, "What was wrong with the page, if anything"),
+        },
+        foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
+        unique=[("record_id",)],
+        indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at")],
+    ),
+    "article_versions": Table(
+        "One row per distinct text of an article",
+        {
+            "id": (int, "Row id"),
+            "article_id": (int, "The article"),
+            "capture_id": (int, "First capture showing this text"),
+            "first_seen": (str, "First capture with this text (UTC)"),
+            "last_seen": (str, "Latest capture with this text (UTC)"),
+            **_ARTICLE_FIELDS,
+        },
+        foreign_keys=[("article_id", "articles", "id"), ("capture_id", "captures", "id")],
+        unique=[("article_id", "text_hash")],
+    ),
+}
+
+
+class Store:
+    """An archive database. Open it with ``Store(path)``; it migrates itself."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = path
+        self.db = sqlite_utils.Database(path)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+            # WAL with NORMAL is crash-safe for the database; the WARC files are the
+            # durable record anyway.
+            self.db.execute("PRAGMA synchronous = NORMAL")
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Create what is missing; add columns and indexes the schema gained. Idempotent."""
+        db = self.db
+        with db.conn:
+            for name, table in SCHEMA.items():
+                columns = {col: kind for col, (kind, _) in table.columns.items()}
+                if not db[name].exists():
+                    db[name].create(columns, pk=table.pk, foreign_keys=table.foreign_keys)
+                else:
+                    present = {c.name for c in db[name].columns}
+                    for col, kind in columns.items():
+                        if col not in present:
+                            db[name].add_column(col, kind)
+                for cols in table.unique:
+                    db[name].create_index(cols, unique=True, if_not_exists=True)
+                for cols in table.indexes:
+                    db[name].create_index(cols, if_not_exists=True)
+            for name, table in SCHEMA.items():
+                if table.fts and not db[f"{name}_fts"].exists():
+                    db[name].enable_fts(table.fts, create_triggers=True, tokenize="porter")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self):
+        with self.db.conn:
+            yield self.db
+
+    def close(self) -> None:
+        self.db.close()
+
+    # Crawls -----------------------------------------------------------------
+
+    def start_crawl(self, crawl_id: str, **fields) -> None:
+        self.db["crawls"].upsert({"id": crawl_id, "status": "running", **fields}, pk="id")
+
+    def ensure_crawl(self, crawl_id: str, **fields) -> None:
+        """A crawl known only from its WARC files (a rebuild): keep what is there."""
+        self.db["crawls"].insert({"id": crawl_id, **fields}, pk="id", ignore=True)
+
+    def finish_crawl(self, crawl_id: str, **fields) -> None:
+        self.db["crawls"].update(crawl_id, fields)
+
+    # Captures and articles ------------------------------------------------------
+
+    def has_capture(self, record_id: str) -> bool:
+        return bool(self.db.execute("select 1 from captures where record_id = ?", [record_id]).fetchone())
+
+    def insert_capture(self, capture: dict) -> int:
+        return self.db["captures"].insert(capture).last_pk
+
+    def article_by_url(self, url: str) -> dict | None:
+        rows = list(self.db["articles"].rows_where("url = ?", [url], limit=1))
+        return rows[0] if rows else None
+
+    def save_article_capture(self, fields: dict, seen_at: str, capture_id: int) -> tuple[int, bool, bool]:
+        """Record that a capture shows an article; returns (id, article is new, text is new).
+
+        Order-independent: the row keeps the fields of its latest capture and the
+        earliest first_seen, whatever order captures arrive in (a rebuild reads files
+        in any order).
+        """
+        fields = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in fields.items()}
+        existing = self.article_by_url(fields["url"])
+        articles = self.db["articles"]
+        if existing is None:
+            article_id = articles.insert(
+                {**fields, "first_seen": seen_at, "last_seen": seen_at, "status": "live"}
+            ).last_pk
+        else:
+            article_id = existing["id"]
+            update = {"first_seen": min(existing["first_seen"], seen_at)}
+            if seen_at >= existing["last_seen"]:
+                update.update(fields, last_seen=seen_at)
+            articles.update(article_id, update)
+        version_fields = {k: v for k, v in fields.items() if k != "url"}
+        version_new = self._save_version(article_id, version_fields, seen_at, capture_id)
+        self.db["captures"].update(capture_id, {"article_id": article_id})
+        self._refresh_article_history(article_id)
+        return article_id, existing is None, version_new
+
+    def _save_version(self, article_id: int, fields: dict, seen_at: str, capture_id: int) -> bool:
+        versions = self.db["article_versions"]
+        row = self.db.execute(
+            "select id, first_seen, last_seen from article_versions where article_id = ? and text_hash = ?",
+            [article_id, fields["text_hash"]],
+        ).fetchone()
+        if row is None:
+            versions.insert({"article_id": article_id, "capture_id": capture_id, "first_seen": seen_at,
+                             "last_seen": seen_at, **fields})
+            return True
+        version_id, first_seen, last_seen = row
+        update = {"last_seen": max(last_seen, seen_at)}
+        if seen_at < first_seen:
+            update.update(fields, first_seen=seen_at, capture_id=capture_id)
+        versions.update(version_id, update)
+        return False
+
+    def _refresh_article_history(self, article_id: int) -> None:
+        """Derive version_count and last_changed from the article's captures."""
+        rows = self.db.execute(
+            "select text_hash, fetched_at from captures where article_id = ? and text_hash is not null"
+            " order by fetched_at, id",
+            [article_id],
+        ).fetchall()
+        hashes = [text_hash for text_hash, _ in rows]
+        times = [fetched_at for _, fetched_at in rows]
+        run_start = len(hashes) - 1
+        while run_start > 0 and hashes[run_start - 1] == hashes[-1]:
+            run_start -= 1
+        self.db["articles"].update(article_id, {
+            "version_count": len(set(hashes)),
+            "last_changed": times[run_start] if times else None,
+        })

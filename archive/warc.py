@@ -1,0 +1,316 @@
+"""Write and read WARC files with warcio.
+
+Files are ``.warc.gz`` with one gzip member per record, so any record can be read
+alone from its (filename, offset). The file being written carries an ``.open``
+suffix until it is closed, which tells a reader (and a later run) that it may end
+in a torn record.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from functools import lru_cache
+from http import HTTPStatus
+from io import BytesIO
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+WARC_VERSION = "1.1"  # 1.1 gives WARC-Date microseconds: fetch order survives a rebuild
+OPEN_SUFFIX = ".open"
+DEFAULT_MAX_FILE_SIZE = 10**9
+# Pages are parsed whole; a larger body (a video, a dump) is archived but not loaded.
+MAX_LOADED_PAYLOAD = 50 * 2**20
+# A hop-by-hop header: Twisted has already removed the chunking from the body we hold.
+_DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
+
+
+@dataclass(frozen=True)
+class HttpExchange:
+    """One fetch, as the crawler saw it on the wire."""
+
+    url: str
+    sent_at: datetime
+    method: str
+    request_headers: list[tuple[str, str]]
+    status: int
+    response_headers: list[tuple[str, str]]
+    body: bytes  # still Content-Encoded, exactly as sent by the server
+    protocol: str = "HTTP/1.1"
+    request_body: bytes = b""
+    ip_address: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where a response record lives: the file's final name (never ``.open``)."""
+
+    filename: str
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
+class ArchivedResponse:
+    """A WARC response record, read back: the unit that ingest works on."""
+
+    location: RecordLocation
+    record_id: str
+    url: str
+    date: str  # WARC-Date, ISO 8601 UTC
+    status: int
+    headers: list[tuple[str, str]]
+    payload: bytes | None  # None when larger than MAX_LOADED_PAYLOAD
+    payload_digest: str | None = None
+    ip_address: str | None = None
+    warc_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    # Fields of the file's warcinfo record (steppe writes its crawl id there).
+    warcinfo: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+
+    def content(self) -> tuple[bytes, str | None]:
+        """The payload with its Content-Encoding undone, and a problem found doing so."""
+        return decode_content(self.payload or b"", self.header("Content-Encoding"))
+
+
+def decode_content(payload: bytes, encoding: str | None) -> tuple[bytes, str | None]:
+    """Undo gzip/deflate/br. A truncated or corrupt stream keeps what decoded."""
+    encoding = (encoding or "").strip().lower()
+    if not payload or encoding in ("", "identity"):
+        return payload, None
+    if encoding == "br":
+        try:
+            import brotli
+        except ImportError:
+            return payload, "brotli content, but the brotli module is not installed"
+        try:
+            return brotli.decompress(payload), None
+        except brotli.error as exc:
+            return b"", f"corrupt brotli content: {exc}"
+    if encoding in ("gzip", "x-gzip"):
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        # Servers send zlib-wrapped or raw deflate under the same name.
+        decoder = zlib.decompressobj(zlib.MAX_WBITS if payload[:1] == b"\x78" else -zlib.MAX_WBITS)
+    else:
+        return payload, f"unknown Content-Encoding {encoding!r}"
+    try:
+        data = decoder.decompress(payload)
+    except zlib.error as exc:
+        return b"", f"corrupt {encoding} content: {exc}"
+    if not decoder.eof:
+        return data, f"truncated {encoding} content"
+    return data, None
+
+
+class WarcWriter:
+    """Appends request/response pairs to rotating ``.warc.gz`` files in one folder."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        prefix: str,
+        *,
+        info: dict[str, str],
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    ):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.prefix = prefix
+        self.info = info
+        self.max_file_size = max_file_size
+        self.closed_files: list[Path] = []
+        self._serial = 0
+        self._file = None
+        self._path: Path | None = None
+        self._writer: WARCWriter | None = None
+
+    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
+        """Write the request and its response; return where the response record is."""
+        if self._file is None or self._file.tell() >= self.max_file_size:
+            self._rotate()
+        writer = self._writer
+        warc_date = datetime_to_iso_date(
+            exchange.sent_at.astimezone(timezone.utc).replace(tzinfo=None), use_micros=True
+        )
+        request = writer.create_warc_record(
+            exchange.url,
+            "request",
+            payload=BytesIO(exchange.request_body),
+            length=len(exchange.request_body),
+            http_headers=StatusAndHeaders(
+                f"{exchange.method} {_request_target(exchange.url)} {exchange.protocol}",
+                _with_host(exchange.url, exchange.request_headers),
+                is_http_request=True,
+            ),
+            warc_headers_dict={"WARC-Date": warc_date},
+        )
+        response_warc_headers = {
+            "WARC-Date": warc_date,
+            "WARC-Concurrent-To": request.rec_headers.get_header("WARC-Record-ID"),
+        }
+        if exchange.ip_address:
+            response_warc_headers["WARC-IP-Address"] = exchange.ip_address
+        response = writer.create_warc_record(
+            exchange.url,
+            "response",
+            payload=BytesIO(exchange.body),
+            length=len(exchange.body),
+            http_headers=StatusAndHeaders(
+                f"{exchange.status} {_reason(exchange.status)}",
+                [(k, v) for k, v in exchange.response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS],
+                protocol=exchange.protocol,
+            ),
+            warc_headers_dict=response_warc_headers,
+        )
+        writer.write_record(request)
+        offset = self._file.tell()
+        writer.write_record(response)
+        length = self._file.tell() - offset
+        # Flushed per exchange: ingest reads the record straight back, and a killed
+        # crawl leaves only whole records behind it.
+        self._file.flush()
+        return RecordLocation(self._path.name.removesuffix(OPEN_SUFFIX), offset, length)
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self._file.close()
+        final = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX))
+        os.replace(self._path, final)
+        self.closed_files.append(final)
+        self._file = self._writer = self._path = None
+
+    def _rotate(self) -> None:
+        self.close()
+        self._serial += 1
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
+        name = f"{self.prefix}-{stamp}-{self._serial:05d}.warc.gz"
+        self._path = self.directory / (name + OPEN_SUFFIX)
+        self._file = open(self._path, "xb")
+        self._writer = WARCWriter(self._file, gzip=True, warc_version=WARC_VERSION)
+        self._writer.write_record(self._writer.create_warcinfo_record(name, self.info))
+
+    def __enter__(self) -> WarcWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _request_target(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _with_host(url: str, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    if any(k.lower() == "host" for k, _ in headers):
+        return headers
+    return [("Host", urlsplit(url).netloc), *headers]
+
+
+def _warcinfo_fields(record) -> dict[str, str]:
+    fields = {}
+    for line in record.content_stream().read().decode("utf-8", "replace").splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+@lru_cache(maxsize=64)
+def read_warcinfo(path: str) -> dict[str, str]:
+    """The fields of a file's leading warcinfo record ({} when it has none); never changes."""
+    with open(path, "rb") as fh:
+        for record in ArchiveIterator(fh):
+            return _warcinfo_fields(record) if record.rec_type == "warcinfo" else {}
+    return {}
+
+
+def _archived_response(record, location: RecordLocation | None, warcinfo: dict) -> ArchivedResponse:
+    http = record.http_headers
+    stream = record.raw_stream
+    payload = stream.read(MAX_LOADED_PAYLOAD + 1)
+    if len(payload) > MAX_LOADED_PAYLOAD:
+        payload = None
+    headers = record.rec_headers
+    status = http.get_statuscode() if http else "0"
+    return ArchivedResponse(
+        location=location,
+        record_id=headers.get_header("WARC-Record-ID"),
+        url=headers.get_header("WARC-Target-URI"),
+        date=headers.get_header("WARC-Date"),
+        status=int(status) if status and status.isdigit() else 0,
+        headers=list(http.headers) if http else [],
+        payload=payload,
+        payload_digest=headers.get_header("WARC-Payload-Digest"),
+        ip_address=headers.get_header("WARC-IP-Address"),
+        warc_headers=dict(headers.headers),
+        warcinfo=warcinfo,
+    )
+
+
+def iter_responses(path: str | os.PathLike) -> Iterator[ArchivedResponse]:
+    """Every response record of one WARC file, in file order, streamed."""
+    path = Path(path)
+    filename = path.name.removesuffix(OPEN_SUFFIX)
+    warcinfo: dict[str, str] = {}
+    with open(path, "rb") as fh:
+        records = ArchiveIterator(fh)
+        for record in records:
+            if record.rec_type == "warcinfo" and not warcinfo:
+                warcinfo = _warcinfo_fields(record)
+            if record.rec_type != "response":
+                continue
+            response = _archived_response(record, None, warcinfo)
+            # The record's length is known only once it has been read to its end.
+            records.read_to_end(record)
+            location = RecordLocation(filename, records.get_record_offset(), records.get_record_length())
+            yield replace(response, location=location)
+
+
+def find_warc_file(directory: str | os.PathLike, filename: str) -> Path:
+    """The file as closed, or still ``.open`` while its crawl runs (or was killed)."""
+    path = Path(directory) / filename
+    if path.exists():
+        return path
+    open_path = path.with_name(path.name + OPEN_SUFFIX)
+    if open_path.exists():
+        return open_path
+    raise FileNotFoundError(f"no WARC file {filename} in {directory}")
+
+
+def read_response(directory: str | os.PathLike, location: RecordLocation) -> ArchivedResponse:
+    """The response record at a known location, read alone."""
+    path = find_warc_file(directory, location.filename)
+    with open(path, "rb") as fh:
+        fh.seek(location.offset)
+        record = next(iter(ArchiveIterator(fh)))
+        if record.rec_type != "response":
+            raise ValueError(f"{path}@{location.offset} is a {record.rec_type} record, not a response")
+        return _archived_response(record, location, read_warcinfo(str(path)))

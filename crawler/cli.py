@@ -1,0 +1,116 @@
+"""The ``steppe`` command: a thin shell over crawler.runner and archive.
+
+This is the only module that may import both sides.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from archive import __version__
+from crawler.runner import resolve_profile, run_crawl
+from crawler.settings import user_agent
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _setting_pairs(values: tuple[str, ...]) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        name, sep, setting = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--set")
+        pairs[name.strip()] = setting
+    return pairs
+
+
+def _crawl_options(command):
+    options = [
+        click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+                     show_default=True, help="Where the archive lives: DIR/warcs/*.warc.gz and DIR/archive.db."),
+        click.option("--set", "-s", "overrides", multiple=True, metavar="NAME=VALUE",
+                     help="Any Scrapy or STEPPE_* setting (see crawler/settings.py); repeatable."),
+        click.option("--verbose", "-v", is_flag=True, help="Show Scrapy's log (INFO) instead of warnings only."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_and_report(data_dir: Path, settings: dict, **crawl_args) -> None:
+    summary = run_crawl(data_dir, settings=settings, **crawl_args)
+    for line in summary.lines():
+        click.echo(line)
+    sys.exit(EXIT_OK if summary.ok else EXIT_FAILED)
+
+
+def _base_settings(overrides: tuple[str, ...], verbose: bool) -> dict:
+    return {"LOG_LEVEL": "INFO" if verbose else "WARNING", "STEPPE_PROGRESS_INTERVAL": 2.0,
+            **_setting_pairs(overrides)}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="steppe")
+def main():
+    """steppe: archive one section of a news site as WARC files and an SQLite database.
+
+    By default the Central Asia section of Modern Diplomacy
+    (https://moderndiplomacy.eu/category/central-asia/).
+    """
+
+
+@main.command()
+@click.option("--start-url", metavar="URL",
+              help="Section listing to start from, e.g. a local copy: http://127.0.0.1:8000/category/central-asia/")
+@click.option("--section", metavar="SLUG", help="Another section of the same site, e.g. southeast-asia.")
+@click.option("--contact", metavar="URL|EMAIL",
+              help="How site operators can reach you; goes into the User-Agent. Set it for real sites.")
+@click.option("--no-delay", is_flag=True,
+              help="No politeness delays and full concurrency: refused unless the target is on 127.0.0.0/8.")
+@_crawl_options
+def crawl(start_url, section, contact, no_delay, data_dir, overrides, verbose):
+    """Crawl the section: listing pages, articles and "Continue Reading" links.
+
+    Every response goes to a WARC file first, then into the database. Exit status:
+    0 the crawl finished (pages that failed are listed); 1 the crawl failed (its start
+    page could not be read, or it was interrupted); 2 bad usage.
+    """
+    try:
+        profile = resolve_profile(start_url, section)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start-url") from None
+    if no_delay and not profile.is_loopback:
+        raise click.BadParameter(f"{profile.host} is not a loopback address", param_hint="--no-delay")
+    settings = _base_settings(overrides, verbose)
+    if contact:
+        settings.setdefault("USER_AGENT", user_agent(contact))
+    elif not profile.is_loopback and "USER_AGENT" not in settings:
+        click.echo("note: no --contact given; site operators cannot reach you from the User-Agent", err=True)
+    if no_delay:
+        settings["STEPPE_NO_DELAY"] = True
+    _run_and_report(data_dir, settings, start_url=start_url, section=section)
+
+
+@main.command()
+@click.option("--articles", default=40, show_default=True, help="Articles on the demo site.")
+@_crawl_options
+def demo(articles, data_dir, overrides, verbose):
+    """Start the bundled demo site on 127.0.0.1 and crawl it (no delays).
+
+    The demo site mimics the real section, broken pages included: a 503 with
+    Retry-After, a slow page, a page that times out, a redirect loop, an empty page.
+    """
+    from crawler.demo_site import DemoSite, serve_site
+
+    settings = {"STEPPE_NO_DELAY": True, "DOWNLOAD_TIMEOUT": 3, "RETRY_TIMES": 1,
+                **_base_settings(overrides, verbose)}
+    with serve_site(DemoSite.build(n_articles=articles), hang_seconds=10) as server:
+        click.echo(f"demo site at {server.url} ({articles} articles)")
+        _run_and_report(data_dir, settings, start_url=server.section_url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Downloader middlewares: WARC capture, Retry-After, redirect loops."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from scrapy import Request, signals
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.response import response_status_message
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+from archive import __version__
+from archive.urls import canonical_url
+from archive.warc import HttpExchange, WarcWriter
+from crawler.signals import response_archived
+
+
+def _header_pairs(headers) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1"))
+            for name, values in headers.items() for value in values]
+
+
+class WarcCaptureMiddleware:
+    """Writes every exchange to WARC as it came off the wire.
+
+    It sits next to the downloader (priority 950, above HttpCompressionMiddleware's
+    590, RedirectMiddleware's 600 and RetryMiddleware's 550), so it sees bodies still
+    Content-Encoded, and the 301s and 503s that those middlewares then consume.
+    """
+
+    def __init__(self, crawler, warc_dir: Path, max_file_size: int):
+        self.crawler = crawler
+        self.warc_dir = warc_dir
+        self.max_file_size = max_file_size
+        self.writer: WarcWriter | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        warc_dir = Path(settings.get("STEPPE_WARC_DIR") or Path(settings["STEPPE_DATA_DIR"]) / "warcs")
+        return cls(crawler, warc_dir, settings.getint("STEPPE_WARC_MAX_SIZE"))
+
+    def spider_opened(self, spider):
+        settings = self.crawler.settings
+        self.writer = WarcWriter(self.warc_dir, f"steppe-{spider.crawl_id}", max_file_size=self.max_file_size, info={
+            "software": f"steppe/{__version__} (Scrapy, warcio)",
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "crawl-id": spider.crawl_id,
+            "start-url": spider.profile.section_url,
+            "http-header-user-agent": settings.get("USER_AGENT"),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        })
+
+    def spider_closed(self, spider):
+        if self.writer:
+            self.writer.close()
+
+    def process_response(self, request, response, spider=None):
+        # download_latency runs from the request being sent to the response arriving.
+        sent_at = datetime.now(timezone.utc) - timedelta(seconds=request.meta.get("download_latency", 0))
+        exchange = HttpExchange(
+            url=request.url,
+            sent_at=sent_at,
+            method=request.method,
+            request_headers=_header_pairs(request.headers),
+            request_body=request.body or b"",
+            protocol=response.protocol or "HTTP/1.1",
+            status=response.status,
+            response_headers=_header_pairs(response.headers),
+            body=response.body,
+            ip_address=str(response.ip_address) if response.ip_address else None,
+        )
+        location = self.writer.write_exchange(exchange)
+        self.crawler.stats.inc_value("steppe/archived")
+        self.crawler.signals.send_catch_log(
+            response_archived, request=request, response=response, location=location, warc_dir=self.warc_dir
+        )
+        return response
+
+
+def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """Seconds asked for by a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.decode("latin-1") if isinstance(value, bytes) else value
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware, but a 429/503 waits what Retry-After asks (bounded)."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.max_wait = settings.getfloat("STEPPE_RETRY_AFTER_MAX")
+
+    async def process_response(self, request, response, spider=None):
+        if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
+            return response
+        retry = self._retry(request, response_status_message(response.status))
+        if retry is None:
+            return response
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        if wait:
+            wait = min(wait, self.max_wait)
+            self.crawler.stats.inc_value("steppe/retry_after_waits")
+            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+        return retry
+
+
+class LoopAwareRedirectMiddleware(RedirectMiddleware):
+    """Scrapy's RedirectMiddleware, but a redirect back to a URL of the same chain is
+    a loop, reported as such (the duplicate filter would drop it without a word)."""
+
+    def process_response(self, request, response, spider=None):
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            chain = [*request.meta.get("redirect_urls", []), request.url]
+            if canonical_url(result.url) in {canonical_url(url) for url in chain}:
+                raise IgnoreRequest(f"redirect loop: {' → '.join([*chain, result.url])}")
+        return result

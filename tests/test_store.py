@@ -1,0 +1,117 @@
+"""The SQLite store and the one ingest path, on real WARC records and a real database file."""
+
+import json
+import sqlite3
+
+import sqlite_utils
+
+from archive.ingest import ingest_response
+from archive.layouts import GENERIC
+from archive.store import SCHEMA, SCHEMA_VERSION, Store
+
+from conftest import html_exchange, minutes_ago
+
+
+def page(title: str, paragraphs: list[str], canonical: str | None = None) -> str:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return (f'<html lang="en"><head><title>{title}</title>{link}'
+            f'<meta property="article:published_time" content="2021-09-14T08:30:00+02:00"></head>'
+            f"<body><nav><a href='/'>Home</a></nav><article><h1>{title}</h1>{body}</article></body></html>")
+
+
+TEXT = [f"Paragraph {i} of a long enough article about the steppe, its rivers and its cities, told at length."
+        for i in range(6)]
+
+
+def test_schema_is_created_once_and_migrates_additively(tmp_path):
+    path = tmp_path / "archive.db"
+    Store(path).close()
+    first = sqlite_utils.Database(path).schema
+    Store(path).close()  # idempotent
+    assert sqlite_utils.Database(path).schema == first
+    db = sqlite_utils.Database(path)
+    assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert db.execute("pragma user_version").fetchone()[0] == SCHEMA_VERSION
+    for name, table in SCHEMA.items():
+        assert [c.name for c in db[name].columns] == list(table.columns)
+    assert db["articles_fts"].exists()
+
+    # A database from before a column existed gains it, keeping its rows.
+    old = tmp_path / "old.db"
+    legacy = sqlite3.connect(old)
+    legacy.execute("create table articles (id integer primary key, url text, title text)")
+    legacy.execute("insert into articles (url, title) values ('http://x/', 'Kept')")
+    legacy.commit()
+    legacy.close()
+    Store(old).close()
+    db = sqlite_utils.Database(old)
+    assert "text_hash" in {c.name for c in db["articles"].columns}
+    assert db.execute("select title from articles").fetchall() == [("Kept",)]
+
+
+def test_same_capture_twice_is_one_capture_and_url_variants_are_one_article(tmp_path, write_warc):
+    canonical = "http://127.0.0.1:9/2021/09/14/steppe/"
+    records = write_warc([
+        html_exchange(canonical + "?utm_source=x", page("Steppe", TEXT, canonical), at=minutes_ago(3)),
+        html_exchange(canonical + "amp/", page("Steppe", TEXT, canonical), at=minutes_ago(2)),
+        html_exchange(canonical + "?replytocom=7#respond", page("Steppe", TEXT), at=minutes_ago(1)),
+    ])
+    store = Store(tmp_path / "a.db")
+    results = [ingest_response(store, r, GENERIC) for r in records]
+    assert [r.article_new for r in results] == [True, False, False]
+    again = [ingest_response(store, r, GENERIC) for r in records]
+    assert all(r.capture_id is None for r in again)
+    db = store.db
+    assert db["captures"].count == 3
+    assert db.execute("select url, version_count from articles").fetchall() == [(canonical, 1)]
+    assert db["article_versions"].count == 1
+    row = next(db["articles"].rows)
+    assert row["published"] == "2021-09-14T08:30:00+02:00"
+    assert json.loads(row["authors"]) == []
+    # Full-text search is kept in step by triggers.
+    assert db.execute("select count(*) from articles_fts where articles_fts match 'rivers'").fetchone()[0] == 1
+
+
+def test_ingest_order_does_not_matter(tmp_path, write_warc):
+    url = "http://127.0.0.1:9/2021/09/14/edited/"
+    edited = TEXT[:-1] + ["An added last paragraph that changes the article’s text for good."]
+    records = write_warc([
+        html_exchange(url, page("Before", TEXT), at=minutes_ago(30)),
+        html_exchange(url, page("After", edited), at=minutes_ago(20)),
+        html_exchange(url, page("After", edited), at=minutes_ago(10)),
+    ])
+
+    def state(order):
+        store = Store(":memory:")
+        for r in order:
+            ingest_response(store, r, GENERIC)
+        db = store.db
+        article = db.execute("select title, first_seen, last_seen, last_changed, version_count, text_hash"
+                             " from articles").fetchall()
+        versions = db.execute("select text_hash, first_seen, last_seen, title from article_versions"
+                              " order by first_seen").fetchall()
+        return article, versions
+
+    forward, backward = state(records), state(list(reversed(records)))
+    assert forward == backward
+    (title, first_seen, last_seen, last_changed, version_count, _), = forward[0]
+    assert (title, version_count) == ("After", 2)
+    assert first_seen == records[0].date and last_seen == records[2].date and last_changed == records[1].date
+    assert [v[3] for v in forward[1]] == ["Before", "After"]
+
+
+def test_pages_that_are_not_articles_are_captures_only(tmp_path, write_warc):
+    records = write_warc([
+        html_exchange("http://127.0.0.1:9/robots.txt", "User-agent: *\nDisallow: /wp-admin/\n",
+                      headers=[("Content-Type", "text/plain")]),
+        html_exchange("http://127.0.0.1:9/empty/", ""),
+        html_exchange("http://127.0.0.1:9/gone/", "<html><body>Not found</body></html>", status=404),
+    ])
+    store = Store(tmp_path / "a.db")
+    results = [ingest_response(store, r, GENERIC) for r in records]
+    assert [r.kind for r in results] == ["robots", "other", "other"]
+    assert results[1].problems == ["empty body"]
+    assert store.db["articles"].count == 0
+    rows = store.db.execute("select kind, status, problems from captures order by id").fetchall()
+    assert rows == [("robots", 200, None), ("other", 200, "empty body"), ("other", 404, None)]
