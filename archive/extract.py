@@ -210,7 +210,7 @@ def _article_text(body, url: str) -> str:
     )
     if document is None or document.body is None:
         return ""
-    blocks = [_block_text(block) for block in document.body]
+    blocks = [text for block in document.body for text in _block_texts(block)]
     return "\n\n".join(block for block in blocks if block).translate(str.maketrans(_RESTORE))
 
 
@@ -220,14 +220,16 @@ def _protect(text: str | None) -> str | None:
     return text.translate(str.maketrans(_PROTECTED))
 
 
-def _block_text(block) -> str:
+def _block_texts(block) -> list[str]:
+    # A list item reads as a paragraph of its own, as in the site's text: no markers
+    # are invented, so the text stays comparable with what readers see.
     for lb in block.iter("lb"):
         lb.tail = "\n" + (lb.tail or "")
     if block.tag == "list":
-        return "\n".join("• " + "".join(item.itertext()).strip() for item in block.iter("item"))
+        return ["".join(item.itertext()).strip() for item in block.iter("item")]
     if block.tag == "table":
-        return "\n".join(" | ".join("".join(c.itertext()).strip() for c in row) for row in block.iter("row"))
-    return "".join(block.itertext()).strip()
+        return ["\n".join(" | ".join("".join(c.itertext()).strip() for c in row) for row in block.iter("row"))]
+    return ["".join(block.itertext()).strip()]
 
 
 def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: str) -> ArticleRecord:

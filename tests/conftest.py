@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from archive.warc import HttpExchange, WarcWriter, iter_responses
 
@@ -54,3 +56,42 @@ def write_warc(tmp_path):
 
 def minutes_ago(n: int) -> datetime:
     return datetime.now(timezone.utc) - timedelta(minutes=n)
+
+
+@dataclass
+class FixtureCrawl:
+    """One real crawl of the demo site, and everything the tests look at afterwards."""
+
+    site: "DemoSite"
+    base: str
+    requests: list           # the demo server's request log
+    result: subprocess.CompletedProcess
+    data_dir: Path
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self.data_dir / "archive.db")
+
+    @property
+    def warc_files(self) -> list[Path]:
+        return sorted((self.data_dir / "warcs").glob("*.warc.gz"))
+
+    def article_row(self, article) -> dict | None:
+        return next(self.db["articles"].rows_where("url = ?", [self.base + article.path]), None)
+
+    def requested(self, path: str) -> list:
+        return [entry for entry in self.requests if entry.path.split("?")[0] == path]
+
+
+@pytest.fixture(scope="session")
+def fixture_crawl(tmp_path_factory) -> FixtureCrawl:
+    """`steppe crawl --no-delay` of a 40-article demo site, as a user runs it."""
+    from crawler.demo_site import DemoSite, serve_site
+
+    site = DemoSite.build(n_articles=40, seed=1)
+    data_dir = tmp_path_factory.mktemp("crawl") / "data"
+    with serve_site(site, hang_seconds=4) as server:
+        result = steppe("crawl", "--no-delay", "--start-url", server.section_url, "--data-dir", str(data_dir),
+                        "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1")
+        requests = server.requests
+    return FixtureCrawl(site, server.url, requests, result, data_dir)
