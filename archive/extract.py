@@ -13,11 +13,13 @@ import re
 import unicodedata
 from copy import deepcopy
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
+from lxml.cssselect import CSSSelector
 import trafilatura
 from trafilatura.metadata import extract_metadata
 from w3lib.encoding import html_to_unicode
@@ -33,7 +35,8 @@ _LAYOUT_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 # keep them as published, so they travel through it as unlikely printable stand-ins.
 _PROTECTED = {"\u00a0": "\U00017000", "\u202f": "\U00017001", "\u2009": "\U00017002", "\u2007": "\U00017003",
               "\u200a": "\U00017004", "\u00ad": "\U00017005", "\u2002": "\U00017006", "\u2003": "\U00017007"}
-_RESTORE = {v: k for k, v in _PROTECTED.items()}
+_PROTECT = str.maketrans(_PROTECTED)
+_RESTORE = str.maketrans({v: k for k, v in _PROTECTED.items()})
 _SINGLE_BYTE = {"ascii", "latin-1", "iso-8859-1", "iso8859-1", "cp1252", "windows-1252", "us-ascii"}
 
 
@@ -124,30 +127,38 @@ def _canonical_link(doc, url: str) -> str:
     return canonical_url(url)
 
 
+@lru_cache(maxsize=256)
+def _css(selector: str) -> CSSSelector:
+    # Compiling CSS to XPath costs more than running it: once per selector, not per page.
+    return CSSSelector(selector, translator="html")
+
+
+def _select(tree, selector: str | None) -> list:
+    return _css(selector)(tree) if selector else []
+
+
 class _Region:
     """The page's own article: from its title to whatever starts something else."""
 
     def __init__(self, doc, layout: PageLayout):
         self.doc, self.layout = doc, layout
-        self.title = _first(doc.cssselect(layout.title)) if layout.title else None
+        self.title = _first(_select(doc, layout.title))
         if self.title is None:
             self.start, self.end = 0, float("inf")
             return
         order = {el: i for i, el in enumerate(doc.iter())}
         self._order = order
-        labels = [el for el in doc.cssselect(layout.section_label or "x-none") if order[el] < order[self.title]]
+        labels = [el for el in _select(doc, layout.section_label) if order[el] < order[self.title]]
         self.start = order[labels[-1]] if labels else order[self.title]
-        ends = [el for el in doc.cssselect(layout.article_end or "x-none") if order[el] > order[self.title]
+        ends = [el for el in _select(doc, layout.article_end) if order[el] > order[self.title]
                 and not _is_ancestor(el, self.title)]
         self.end = min((order[el] for el in ends), default=float("inf"))
         self._ends = ends
 
     def select(self, css: str | None) -> list:
-        if not css:
-            return []
         if self.title is None:
-            return self.doc.cssselect(css)
-        return [el for el in self.doc.cssselect(css) if self.start <= self._order[el] < self.end]
+            return _select(self.doc, css)
+        return [el for el in _select(self.doc, css) if self.start <= self._order[el] < self.end]
 
     def body(self):
         """A copy of the article's body element, noise and follow-ons removed."""
@@ -164,7 +175,7 @@ class _Region:
             if original in ends:
                 _truncate_at(copied)
                 break
-        for el in copy.cssselect(self.layout.noise or "x-none"):
+        for el in _select(copy, self.layout.noise):
             _drop(el)
         for el in copy.xpath(".//*[normalize-space(.)='Continue Reading']"):
             _drop(el)
@@ -203,21 +214,24 @@ def _article_text(body, url: str) -> str:
         if isinstance(el.tag, str):
             el.text = _protect(el.text)
             el.tail = _protect(el.tail)
-    html = "<html><body>" + lxml.html.tostring(body, encoding="unicode") + "</body></html>"
+    page = lxml.html.Element("html")
+    page.append(body if body.tag == "body" else lxml.html.Element("body"))
+    if body.tag != "body":
+        page[0].append(body)
     document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=False, include_comments=False, include_tables=True,
+        page, url=url, with_metadata=False, include_comments=False, include_tables=True,
         include_images=False, favor_recall=True, fast=True,
     )
     if document is None or document.body is None:
         return ""
     blocks = [text for block in document.body for text in _block_texts(block)]
-    return "\n\n".join(block for block in blocks if block).translate(str.maketrans(_RESTORE))
+    return "\n\n".join(block for block in blocks if block).translate(_RESTORE)
 
 
 def _protect(text: str | None) -> str | None:
     if not text:
         return text
-    return text.translate(str.maketrans(_PROTECTED))
+    return text.translate(_PROTECT)
 
 
 def _block_texts(block) -> list[str]:

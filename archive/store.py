@@ -127,6 +127,7 @@ class Store:
     def __init__(self, path: str | os.PathLike):
         self.path = path
         self.db = sqlite_utils.Database(path)
+        self._known_crawls: set[str] = set()
         self.db.execute("PRAGMA foreign_keys = ON")
         if str(path) != ":memory:":
             self.db.enable_wal()
@@ -169,25 +170,41 @@ class Store:
 
     def start_crawl(self, crawl_id: str, **fields) -> None:
         self.db["crawls"].upsert({"id": crawl_id, "status": "running", **fields}, pk="id")
+        self._known_crawls.add(crawl_id)
 
     def ensure_crawl(self, crawl_id: str, **fields) -> None:
         """A crawl known only from its WARC files (a rebuild): keep what is there."""
-        self.db["crawls"].insert({"id": crawl_id, **fields}, pk="id", ignore=True)
+        if crawl_id not in self._known_crawls:
+            self.db["crawls"].insert({"id": crawl_id, **fields}, pk="id", ignore=True)
+            self._known_crawls.add(crawl_id)
 
     def finish_crawl(self, crawl_id: str, **fields) -> None:
         self.db["crawls"].update(crawl_id, fields)
 
     # Captures and articles ------------------------------------------------------
+    # The per-record writes below run once per page of every crawl and rebuild, so
+    # they are plain statements on the schema above rather than sqlite-utils calls,
+    # which look the table up again on every call.
+
+    def _insert(self, table: str, row: dict) -> int:
+        names = ", ".join(f"[{name}]" for name in row)
+        marks = ", ".join("?" for _ in row)
+        return self.db.execute(f"insert into [{table}] ({names}) values ({marks})", list(row.values())).lastrowid
+
+    def _update(self, table: str, row_id: int, values: dict) -> None:
+        assignments = ", ".join(f"[{name}] = ?" for name in values)
+        self.db.execute(f"update [{table}] set {assignments} where id = ?", [*values.values(), row_id])
 
     def has_capture(self, record_id: str) -> bool:
         return bool(self.db.execute("select 1 from captures where record_id = ?", [record_id]).fetchone())
 
     def insert_capture(self, capture: dict) -> int:
-        return self.db["captures"].insert(capture).last_pk
+        return self._insert("captures", capture)
 
     def article_by_url(self, url: str) -> dict | None:
-        rows = list(self.db["articles"].rows_where("url = ?", [url], limit=1))
-        return rows[0] if rows else None
+        cursor = self.db.execute("select * from articles where url = ?", [url])
+        row = cursor.fetchone()
+        return dict(zip([d[0] for d in cursor.description], row)) if row else None
 
     def save_article_capture(self, fields: dict, seen_at: str, capture_id: int) -> tuple[int, bool, bool]:
         """Record that a capture shows an article; returns (id, article is new, text is new).
@@ -198,38 +215,35 @@ class Store:
         """
         fields = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in fields.items()}
         existing = self.article_by_url(fields["url"])
-        articles = self.db["articles"]
         if existing is None:
-            article_id = articles.insert(
-                {**fields, "first_seen": seen_at, "last_seen": seen_at, "status": "live"}
-            ).last_pk
+            article_id = self._insert(
+                "articles", {**fields, "first_seen": seen_at, "last_seen": seen_at, "status": "live"})
         else:
             article_id = existing["id"]
             update = {"first_seen": min(existing["first_seen"], seen_at)}
             if seen_at >= existing["last_seen"]:
                 update.update(fields, last_seen=seen_at)
-            articles.update(article_id, update)
+            self._update("articles", article_id, update)
         version_fields = {k: v for k, v in fields.items() if k != "url"}
         version_new = self._save_version(article_id, version_fields, seen_at, capture_id)
-        self.db["captures"].update(capture_id, {"article_id": article_id})
+        self._update("captures", capture_id, {"article_id": article_id})
         self._refresh_article_history(article_id)
         return article_id, existing is None, version_new
 
     def _save_version(self, article_id: int, fields: dict, seen_at: str, capture_id: int) -> bool:
-        versions = self.db["article_versions"]
         row = self.db.execute(
             "select id, first_seen, last_seen from article_versions where article_id = ? and text_hash = ?",
             [article_id, fields["text_hash"]],
         ).fetchone()
         if row is None:
-            versions.insert({"article_id": article_id, "capture_id": capture_id, "first_seen": seen_at,
-                             "last_seen": seen_at, **fields})
+            self._insert("article_versions", {"article_id": article_id, "capture_id": capture_id,
+                                              "first_seen": seen_at, "last_seen": seen_at, **fields})
             return True
         version_id, first_seen, last_seen = row
         update = {"last_seen": max(last_seen, seen_at)}
         if seen_at < first_seen:
             update.update(fields, first_seen=seen_at, capture_id=capture_id)
-        versions.update(version_id, update)
+        self._update("article_versions", version_id, update)
         return False
 
     def _refresh_article_history(self, article_id: int) -> None:
@@ -244,7 +258,7 @@ class Store:
         run_start = len(hashes) - 1
         while run_start > 0 and hashes[run_start - 1] == hashes[-1]:
             run_start -= 1
-        self.db["articles"].update(article_id, {
+        self._update("articles", article_id, {
             "version_count": len(set(hashes)),
             "last_changed": times[run_start] if times else None,
         })
