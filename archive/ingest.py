@@ -7,14 +7,17 @@ database is whatever this function makes of the WARC files, and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from .extract import ArticleRecord, decode_html, read_page
 from .layouts import PageLayout
 from .store import Store
 from .urls import canonical_url
-from .warc import ArchivedResponse
+from .warc import ArchivedResponse, RecordLocation, read_response
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 
@@ -74,34 +77,36 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
 
 
 def store_capture(store: Store, response: ArchivedResponse, reading: CaptureReading) -> IngestResult:
-    """The database half of ingest: one capture row, and the article it shows."""
+    """The database half of ingest: one capture row, and the article it shows.
+
+    Call it inside ``store.transaction()``; one transaction may hold many captures.
+    """
     if store.has_capture(response.record_id):
         return IngestResult(reading.kind)
     article = reading.article
     crawl_id = response.warcinfo.get("crawl-id")
-    with store.transaction():
-        if crawl_id:
-            store.ensure_crawl(crawl_id, started=response.date, status="unknown")
-        capture_id = store.insert_capture({
-            "record_id": response.record_id,
-            "crawl_id": crawl_id,
-            "url": response.url,
-            "canonical_url": reading.canonical_url,
-            "fetched_at": response.date,
-            "status": response.status,
-            "content_type": response.content_type or None,
-            "kind": reading.kind,
-            "text_hash": article.text_hash if article else None,
-            "warc_filename": response.location.filename,
-            "warc_offset": response.location.offset,
-            "warc_length": response.location.length,
-            "payload_digest": response.payload_digest,
-            "problems": "; ".join(reading.problems) or None,
-        })
-        if article is None:
-            return IngestResult(reading.kind, capture_id, problems=reading.problems)
-        fields = {name: getattr(article, name) for name in article.__dataclass_fields__}
-        article_id, article_new, version_new = store.save_article_capture(fields, response.date, capture_id)
+    if crawl_id:
+        store.ensure_crawl(crawl_id, started=response.date, status="unknown")
+    capture_id = store.insert_capture({
+        "record_id": response.record_id,
+        "crawl_id": crawl_id,
+        "url": response.url,
+        "canonical_url": reading.canonical_url,
+        "fetched_at": response.date,
+        "status": response.status,
+        "content_type": response.content_type or None,
+        "kind": reading.kind,
+        "text_hash": article.text_hash if article else None,
+        "warc_filename": response.location.filename,
+        "warc_offset": response.location.offset,
+        "warc_length": response.location.length,
+        "payload_digest": response.payload_digest,
+        "problems": "; ".join(reading.problems) or None,
+    })
+    if article is None:
+        return IngestResult(reading.kind, capture_id, problems=reading.problems)
+    fields = {name: getattr(article, name) for name in article.__dataclass_fields__}
+    article_id, article_new, version_new = store.save_article_capture(fields, response.date, capture_id)
     return IngestResult(reading.kind, capture_id, article_id, article_new, version_new and not article_new,
                         reading.problems)
 
@@ -110,4 +115,42 @@ def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout
     """Add one archived response to the store; a record seen before adds nothing."""
     if store.has_capture(response.record_id):
         return IngestResult(classify(canonical_url(response.url), layout))
-    return store_capture(store, response, read_capture(response, layout))
+    reading = read_capture(response, layout)
+    with store.transaction():
+        return store_capture(store, response, reading)
+
+
+def read_record(warc_dir: str | os.PathLike, location: RecordLocation,
+                layout: PageLayout) -> tuple[ArchivedResponse, CaptureReading]:
+    """Read a response record back from its file and read the page it holds.
+
+    The body stays behind: what travels back from a worker is what ``store_capture``
+    needs.
+    """
+    response = read_response(warc_dir, location)
+    return replace(response, payload=b""), read_capture(response, layout)
+
+
+class RecordReaders:
+    """Worker processes for ``read_record``: decoding, parsing and extraction are the
+    costly part of ingest and need nothing but the record, while SQLite takes one
+    writer, so the caller stores what comes back. ``workers=0`` reads in-process."""
+
+    def __init__(self, workers: int):
+        # spawn, not fork: the caller may be a process with threads (Twisted's reactor).
+        self._executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                          if workers > 0 else None)
+
+    def submit(self, warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout) -> Future:
+        if self._executor is not None:
+            return self._executor.submit(read_record, warc_dir, location, layout)
+        future = Future()
+        try:
+            future.set_result(read_record(warc_dir, location, layout))
+        except Exception as exc:  # reported by whoever looks at the future, as from a worker
+            future.set_exception(exc)
+        return future
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)

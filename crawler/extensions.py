@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 
 from scrapy import signals
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
 from archive import __version__
-from archive.ingest import ingest_response
+from archive.ingest import RecordReaders, store_capture
 from archive.store import Store
-from archive.warc import read_response
 from crawler.signals import response_archived
 
 
@@ -25,13 +27,22 @@ class ArchiveIngest:
     """Feeds every response, once it is in WARC, through ``archive.ingest``.
 
     The record is read back from its WARC file rather than taken from memory, so the
-    crawl stores exactly what a rebuild from the same files would.
+    crawl stores exactly what a rebuild from the same files would. Reading and
+    extraction run in STEPPE_INGEST_WORKERS processes, off the crawl's own thread;
+    their results are stored here, a batch per transaction.
     """
 
-    def __init__(self, crawler, db_path: Path):
+    def __init__(self, crawler, db_path: Path, workers: int, batch_interval: float = 0.1):
         self.crawler = crawler
         self.db_path = db_path
+        self.workers = workers
+        self.batch_interval = batch_interval
         self.store: Store | None = None
+        self.readers: RecordReaders | None = None
+        self.pending = 0
+        self.ready: deque[tuple[Future, str]] = deque()  # appended to by worker threads
+        self.drained: Deferred | None = None
+        self.task = LoopingCall(self.store_ready)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.response_archived, signal=response_archived)
@@ -39,7 +50,8 @@ class ArchiveIngest:
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        return cls(crawler, Path(settings.get("STEPPE_DB_PATH") or Path(settings["STEPPE_DATA_DIR"]) / "archive.db"))
+        db_path = Path(settings.get("STEPPE_DB_PATH") or Path(settings["STEPPE_DATA_DIR"]) / "archive.db")
+        return cls(crawler, db_path, settings.getint("STEPPE_INGEST_WORKERS"))
 
     def spider_opened(self, spider):
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,20 +60,55 @@ class ArchiveIngest:
             spider.crawl_id, started=_now(), start_url=spider.profile.section_url, site=spider.profile.name,
             steppe_version=__version__, user_agent=self.crawler.settings.get("USER_AGENT"),
         )
+        self.readers = RecordReaders(self.workers)
+        self.task.start(self.batch_interval, now=False)
 
     def response_archived(self, request, response, location, warc_dir):
-        stats = self.crawler.stats
-        record = read_response(warc_dir, location)
-        result = ingest_response(self.store, record, self.crawler.spider.profile.layout)
+        self.pending += 1
+        future = self.readers.submit(warc_dir, location, self.crawler.spider.profile.layout)
+        future.add_done_callback(lambda done: self.ready.append((done, response.url)))
+
+    def store_ready(self):
+        """Store what the workers have read so far, in one transaction."""
+        batch = [self.ready.popleft() for _ in range(len(self.ready))]
+        if batch:
+            with self.store.transaction():
+                for future, url in batch:
+                    self._store_one(future, url)
+            self.pending -= len(batch)
+        if self.drained is not None and self.pending == 0:
+            self.drained, drained = None, self.drained
+            drained.callback(None)
+
+    def _store_one(self, future: Future, url: str) -> None:
+        stats, logger = self.crawler.stats, self.crawler.spider.logger
+        try:
+            response, reading = future.result()
+            result = store_capture(self.store, response, reading)
+        except Exception as exc:
+            # The record is safe in its WARC file; a rebuild will read it again.
+            stats.inc_value("steppe/ingest_errors")
+            logger.error("%s: archived, but could not be read into the database: %r", url, exc)
+            return
         stats.inc_value(f"steppe/captures/{result.kind}")
         if result.article_new:
             stats.inc_value("steppe/articles_new")
         if result.text_changed:
             stats.inc_value("steppe/articles_changed")
         for problem in result.problems:
-            self.crawler.spider.logger.warning("%s: %s", response.url, problem)
+            logger.warning("%s: %s", url, problem)
 
     def spider_closed(self, spider, reason):
+        """Wait for the records still being read, then close the crawl's row."""
+        self.drained = Deferred()
+        drained = self.drained
+        drained.addCallback(lambda _: self._finish(spider, reason))
+        self.store_ready()
+        return drained
+
+    def _finish(self, spider, reason):
+        self.task.stop()
+        self.readers.close()
         stats = self.crawler.stats
         if reason == "finished":
             # A crawl that never read its start page did not crawl anything.
@@ -77,7 +124,7 @@ class ArchiveIngest:
             pages=stats.get_value("steppe/archived", 0),
             articles_new=stats.get_value("steppe/articles_new", 0),
             articles_changed=stats.get_value("steppe/articles_changed", 0),
-            errors=stats.get_value("steppe/errors", 0),
+            errors=stats.get_value("steppe/errors", 0) + stats.get_value("steppe/ingest_errors", 0),
         )
         self.store.close()
 

@@ -3,6 +3,8 @@
 ``steppe crawl`` and ``scrapy crawl central_asia`` both load this module.
 """
 
+import os
+
 from archive import __version__
 
 BOT_NAME = "steppe"
@@ -31,6 +33,9 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 3
 REDIRECT_MAX_TIMES = 5
+# Callbacks yield a few requests and no items: Scrapy's default of 100 parallel
+# slots per response costs more to set up than the work it schedules.
+CONCURRENT_ITEMS = 8
 COOKIES_ENABLED = False  # an archive of what anyone sees, not of a session
 TELNETCONSOLE_ENABLED = False
 
@@ -57,6 +62,10 @@ STEPPE_WARC_MAX_SIZE = 10**9
 STEPPE_RETRY_AFTER_MAX = 120.0
 # No delays and full concurrency, refused unless the target is on 127.0.0.0/8.
 STEPPE_NO_DELAY = False
+# Processes that read archived pages back and extract articles while the crawl goes
+# on; 0 reads them in the crawl's own process. Default: one per CPU core but the one
+# the crawl itself keeps busy.
+STEPPE_INGEST_WORKERS = max(1, (os.cpu_count() or 1) - 1)
 # Seconds between progress lines on stderr; 0 turns them off.
 STEPPE_PROGRESS_INTERVAL = 0.0
 
