@@ -269,6 +269,8 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
     tags = (_unique(el.text_content() for el in region.select(layout.tags)) or _unique(meta.every("article:tag"))
             or _unique(_keywords(ld.get("keywords"))))
     caption = _clean(_first([el.text_content() for el in region.select(layout.image_caption)]))
+    if title and text.startswith(title + "\n\n"):  # a headline trafilatura kept: it is the title
+        text = text[len(title) + 2:]
     if not layout.title:  # generic pages: trafilatura is the main source
         section = section or _first(trafilatura_metadata().categories or [])
         tags = tags or list(trafilatura_metadata().tags or [])

@@ -104,11 +104,16 @@ def test_seed_article_text_matches_the_real_page_text(fixture_crawl):
         assert shingle_f1(text, article.text) >= 0.98, article.path
 
 
-def test_every_article_text_matches_its_source(fixture_crawl):
+def test_every_article_text_is_its_source_text_exactly(fixture_crawl):
+    """Paragraph breaks, list items, non-breaking spaces, curly quotes, dashes: as published."""
+    texts = []
     for article in fixture_crawl.site.expected_articles():
         text = fixture_crawl.article_row(article)["text"]
-        assert shingle_f1(text, article.text) >= 0.98, article.path
-        assert "Continue Reading" not in text
+        assert text == article.text, article.path
+        texts.append(text)
+    everything = "".join(texts)
+    for mark in ("\u00a0", "\u201c", "\u2019", "\u2014", "\n\n"):
+        assert mark in everything, repr(mark)  # the fixture does exercise typography
 
 
 def test_no_follow_on_article_leaks_into_an_article(fixture_crawl):

@@ -1,0 +1,56 @@
+"""The `steppe` command as a user meets it: help, version, bad input, exit statuses."""
+
+import socket
+
+from archive import __version__
+
+from conftest import steppe
+
+
+def test_version_and_help_document_every_option():
+    assert steppe("--version").stdout.strip() == f"steppe, version {__version__}"
+    for command, options in {
+        "crawl": ["--start-url", "--section", "--contact", "--no-delay", "--data-dir", "--set", "--verbose"],
+        "demo": ["--articles", "--data-dir", "--set", "--verbose"],
+    }.items():
+        result = steppe(command, "--help")
+        assert result.returncode == 0
+        for option in options:
+            assert option in result.stdout, (command, option)
+    assert "Exit status: 0" in " ".join(steppe("crawl", "--help").stdout.split())
+
+
+def test_a_start_url_that_is_not_a_section_listing_is_refused(tmp_path):
+    result = steppe("crawl", "--start-url", "http://127.0.0.1:9/2021/01/01/an-article/", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "--start-url" in result.stderr
+    assert not (tmp_path / "archive.db").exists()
+
+
+def test_no_delay_is_refused_for_a_host_outside_loopback(tmp_path):
+    # Refused before anything is sent: the check needs no network.
+    result = steppe("crawl", "--no-delay", "--data-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "not a loopback address" in result.stderr
+    assert not (tmp_path / "warcs").exists()
+
+
+def test_bad_setting_syntax_is_refused(tmp_path):
+    result = steppe("crawl", "-s", "DOWNLOAD_DELAY", "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "NAME=VALUE" in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_site_fails_with_a_clear_message(tmp_path):
+    port = free_port()  # nothing listens there any more
+    result = steppe("crawl", "--no-delay", "--start-url", f"http://127.0.0.1:{port}/category/central-asia/",
+                    "--data-dir", str(tmp_path), "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert " failed: " in result.stdout
+    assert "Could not fetch" in result.stderr or "error:" in result.stdout
+    assert "Connection" in result.stdout + result.stderr or "refused" in result.stdout + result.stderr
