@@ -16,6 +16,7 @@ from twisted.internet.task import LoopingCall
 from archive import __version__
 from archive.ingest import RecordReaders, store_capture
 from archive.store import Store
+from crawler.settings import archive_paths
 from crawler.signals import response_archived
 
 
@@ -49,9 +50,8 @@ class ArchiveIngest:
 
     @classmethod
     def from_crawler(cls, crawler):
-        settings = crawler.settings
-        db_path = Path(settings.get("STEPPE_DB_PATH") or Path(settings["STEPPE_DATA_DIR"]) / "archive.db")
-        return cls(crawler, db_path, settings.getint("STEPPE_INGEST_WORKERS"))
+        _, db_path = archive_paths(crawler.settings)
+        return cls(crawler, db_path, crawler.settings.getint("STEPPE_INGEST_WORKERS"))
 
     def spider_opened(self, spider):
         self.db_path.parent.mkdir(parents=True, exist_ok=True)

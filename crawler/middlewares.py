@@ -10,14 +10,13 @@ from scrapy import Request, signals
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.asyncio import sleep
 from scrapy.utils.response import response_status_message
-from twisted.internet import reactor
-from twisted.internet.task import deferLater
 
 from archive import __version__
 from archive.urls import canonical_url
 from archive.warc import HttpExchange, WarcWriter
+from crawler.settings import archive_paths
 from crawler.signals import response_archived
 
 
@@ -44,9 +43,8 @@ class WarcCaptureMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler):
-        settings = crawler.settings
-        warc_dir = Path(settings.get("STEPPE_WARC_DIR") or Path(settings["STEPPE_DATA_DIR"]) / "warcs")
-        return cls(crawler, warc_dir, settings.getint("STEPPE_WARC_MAX_SIZE"))
+        warc_dir, _ = archive_paths(crawler.settings)
+        return cls(crawler, warc_dir, crawler.settings.getint("STEPPE_WARC_MAX_SIZE"))
 
     def spider_opened(self, spider):
         settings = self.crawler.settings
@@ -119,7 +117,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         if wait:
             wait = min(wait, self.max_wait)
             self.crawler.stats.inc_value("steppe/retry_after_waits")
-            await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+            await sleep(wait)
         return retry
 
 

@@ -4,6 +4,7 @@
 """
 
 import os
+from pathlib import Path
 
 from archive import __version__
 
@@ -16,6 +17,13 @@ NEWSPIDER_MODULE = "crawler.spiders"
 def user_agent(contact: str | None = None) -> str:
     """Who we are: site operators should be able to tell, and to reach whoever crawls."""
     return f"steppe/{__version__} (+{contact})" if contact else f"steppe/{__version__} (web archiving crawler)"
+
+
+def archive_paths(settings) -> tuple[Path, Path]:
+    """(WARC folder, database file) that these settings name."""
+    data_dir = Path(settings["STEPPE_DATA_DIR"])
+    return (Path(settings.get("STEPPE_WARC_DIR") or data_dir / "warcs"),
+            Path(settings.get("STEPPE_DB_PATH") or data_dir / "archive.db"))
 
 
 # `steppe crawl --contact URL-or-email` sets it with your contact in it.

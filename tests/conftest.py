@@ -62,7 +62,7 @@ def minutes_ago(n: int) -> datetime:
 class FixtureCrawl:
     """One real crawl of the demo site, and everything the tests look at afterwards."""
 
-    site: "DemoSite"
+    site: object             # crawler.demo_site.DemoSite
     base: str
     requests: list           # the demo server's request log
     result: subprocess.CompletedProcess

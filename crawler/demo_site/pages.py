@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from html import escape
 
-from .content import SECTION, SECTION_SLUG, DemoArticle, DemoSite, _voc, slugify
+from .content import DemoArticle, DemoSite, _voc, slugify
 
 SITE_NAME = "Modern Diplomacy"
 MONTHS = ("", "January", "February", "March", "April", "May", "June", "July", "August",
