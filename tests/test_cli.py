@@ -54,3 +54,25 @@ def test_an_unreachable_site_fails_with_a_clear_message(tmp_path):
     assert " failed: " in result.stdout
     assert "Could not fetch" in result.stderr or "error:" in result.stdout
     assert "Connection" in result.stdout + result.stderr or "refused" in result.stdout + result.stderr
+
+
+def test_scrapy_crawl_from_the_repo_root_archives_the_section(tmp_path):
+    """The Scrapy way in: same spider, same settings module (scrapy.cfg), same archive."""
+    import sqlite3
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from crawler.demo_site import DemoSite, serve_site
+
+    root = Path(__file__).resolve().parent.parent
+    site = DemoSite.build(n_articles=30, seed=2)
+    with serve_site(site, hang_seconds=4) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "central_asia", "-a", f"start_url={server.section_url}",
+             "-s", f"STEPPE_DATA_DIR={tmp_path}", "-s", "STEPPE_NO_DELAY=1", "-s", "DOWNLOAD_TIMEOUT=2.5", "-s", "RETRY_TIMES=1",
+             "-s", "LOG_LEVEL=WARNING"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    db = sqlite3.connect(tmp_path / "archive.db")
+    assert db.execute("select count(*) from articles").fetchone()[0] == len(site.expected_articles())
+    assert list((tmp_path / "warcs").glob("*.warc.gz"))
