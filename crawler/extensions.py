@@ -66,7 +66,8 @@ class ArchiveIngest:
     def response_archived(self, request, response, location, warc_dir):
         self.pending += 1
         future = self.readers.submit(warc_dir, location, self.crawler.spider.profile.layout)
-        future.add_done_callback(lambda done: self.ready.append((done, response.url)))
+        url = response.url  # not the response: a backlog of futures must not hold page bodies
+        future.add_done_callback(lambda done: self.ready.append((done, url)))
 
     def store_ready(self):
         """Store what the workers have read so far, in one transaction."""
