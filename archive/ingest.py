@@ -11,15 +11,18 @@ import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from .extract import ArticleRecord, decode_html, read_page
 from .layouts import PageLayout
-from .store import Store
+from .store import GONE_STATUSES, Store
 from .urls import canonical_url
 from .warc import ArchivedResponse, RecordLocation, read_response
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Only these say the old URL is gone for good: the article has moved, it keeps one row.
+PERMANENT_REDIRECTS = frozenset({301, 308})
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,12 @@ class IngestResult:
     article_id: int | None = None
     article_new: bool = False
     text_changed: bool = False
+    article_gone: bool = False
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def article_unchanged(self) -> bool:
+        return self.article_id is not None and not (self.article_new or self.text_changed or self.article_gone)
 
 
 def classify(url: str, layout: PageLayout) -> str:
@@ -56,6 +64,7 @@ class CaptureReading:
     canonical_url: str
     article: ArticleRecord | None = None
     problems: list[str] = field(default_factory=list)
+    redirect_to: str | None = None  # canonical URL of a redirect's Location
 
 
 def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReading:
@@ -63,6 +72,9 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
     so that it can run in worker processes."""
     canonical = canonical_url(response.url)
     kind = classify(canonical, layout)
+    location = response.header("Location")
+    if response.status in REDIRECT_STATUSES and location:
+        return CaptureReading(kind, canonical, redirect_to=canonical_url(urljoin(response.url, location.strip())))
     if response.status != 200 or response.content_type not in HTML_TYPES or kind not in ("article", "other"):
         return CaptureReading(kind, canonical)
     body, problem = response.content()
@@ -102,13 +114,21 @@ def store_capture(store: Store, response: ArchivedResponse, reading: CaptureRead
         "warc_length": response.location.length,
         "payload_digest": response.payload_digest,
         "problems": "; ".join(reading.problems) or None,
+        "redirect_to": reading.redirect_to,
+        "etag": response.header("ETag"),
+        "last_modified": response.header("Last-Modified"),
     })
+    if reading.kind == "article" and response.status in PERMANENT_REDIRECTS and reading.redirect_to:
+        store.save_alias(reading.canonical_url, reading.redirect_to, response.date, capture_id)
+    if reading.kind == "article" and response.status in GONE_STATUSES:
+        article_id = store.save_gone_capture(reading.canonical_url, capture_id)
+        return IngestResult(reading.kind, capture_id, article_id, article_gone=article_id is not None)
     if article is None:
         return IngestResult(reading.kind, capture_id, problems=reading.problems)
     fields = {name: getattr(article, name) for name in article.__dataclass_fields__}
     article_id, article_new, version_new = store.save_article_capture(fields, response.date, capture_id)
     return IngestResult(reading.kind, capture_id, article_id, article_new, version_new and not article_new,
-                        reading.problems)
+                        problems=reading.problems)
 
 
 def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout) -> IngestResult:

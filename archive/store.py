@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+GONE_STATUSES = frozenset({404, 410})
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ SCHEMA: dict[str, Table] = {
             "pages": (int, "Responses archived in WARC"),
             "articles_new": (int, "Articles seen for the first time"),
             "articles_changed": (int, "Articles whose text changed"),
+            "articles_unchanged": (int, "Articles fetched again and found unchanged"),
+            "articles_gone": (int, "Articles the site stopped serving (404/410) in this run"),
             "errors": (int, "Fetches that failed for good (timeouts, refused, redirect loops, 4xx/5xx)"),
         },
     ),
@@ -76,6 +79,7 @@ SCHEMA: dict[str, Table] = {
             "last_changed": (str, "Capture from which the current text has been seen (UTC)"),
             "version_count": (int, "Distinct texts captured"),
             "status": (str, "live, or gone when the site stopped serving it"),
+            "gone_since": (str, "When the site was first seen not serving it any more (UTC)"),
         },
         unique=[("url",)],
         indexes=[("published",), ("section",)],
@@ -100,6 +104,9 @@ SCHEMA: dict[str, Table] = {
             "warc_length": (int, "Length in bytes of the (gzipped) response record"),
             "payload_digest": (str, "WARC-Payload-Digest of the body"),
             "problems": (str, "What was wrong with the page, if anything"),
+            "redirect_to": (str, "Canonical URL a redirect pointed to"),
+            "etag": (str, "ETag the server sent, for conditional requests"),
+            "last_modified": (str, "Last-Modified the server sent, for conditional requests"),
         },
         foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
         unique=[("record_id",)],
@@ -117,6 +124,17 @@ SCHEMA: dict[str, Table] = {
         },
         foreign_keys=[("article_id", "articles", "id"), ("capture_id", "captures", "id")],
         unique=[("article_id", "text_hash")],
+    ),
+    "aliases": Table(
+        "Former URLs of articles: a URL that redirected (301/308) to the article",
+        {
+            "url": (str, "The former URL (canonicalised)"),
+            "target_url": (str, "Where it redirected to"),
+            "capture_id": (int, "Capture of the redirect"),
+            "first_seen": (str, "First capture of the redirect (UTC)"),
+        },
+        pk="url",
+        foreign_keys=[("capture_id", "captures", "id")],
     ),
 }
 
@@ -214,6 +232,7 @@ class Store:
         in any order).
         """
         fields = {k: json.dumps(v, ensure_ascii=False) if isinstance(v, list) else v for k, v in fields.items()}
+        fields["url"] = self.resolve_url(fields["url"])
         existing = self.article_by_url(fields["url"])
         if existing is None:
             article_id = self._insert(
@@ -227,6 +246,7 @@ class Store:
         version_fields = {k: v for k, v in fields.items() if k != "url"}
         version_new = self._save_version(article_id, version_fields, seen_at, capture_id)
         self._update("captures", capture_id, {"article_id": article_id})
+        self._link_gone_captures(article_id, fields["url"])
         self._refresh_article_history(article_id)
         return article_id, existing is None, version_new
 
@@ -247,18 +267,94 @@ class Store:
         return False
 
     def _refresh_article_history(self, article_id: int) -> None:
-        """Derive version_count and last_changed from the article's captures."""
+        """Derive version_count, last_changed and status from the article's captures,
+        so that they come out the same whatever order captures were stored in."""
         rows = self.db.execute(
-            "select text_hash, fetched_at from captures where article_id = ? and text_hash is not null"
-            " order by fetched_at, id",
+            "select text_hash, fetched_at, status from captures where article_id = ? order by fetched_at, id",
             [article_id],
         ).fetchall()
-        hashes = [text_hash for text_hash, _ in rows]
-        times = [fetched_at for _, fetched_at in rows]
-        run_start = len(hashes) - 1
-        while run_start > 0 and hashes[run_start - 1] == hashes[-1]:
+        texts = [(text_hash, fetched_at) for text_hash, fetched_at, _ in rows if text_hash]
+        run_start = len(texts) - 1
+        while run_start > 0 and texts[run_start - 1][0] == texts[-1][0]:
             run_start -= 1
+        gone_since = None
+        for _, fetched_at, status in reversed(rows):
+            if status not in GONE_STATUSES:
+                break
+            gone_since = fetched_at
         self._update("articles", article_id, {
-            "version_count": len(set(hashes)),
-            "last_changed": times[run_start] if times else None,
+            "version_count": len({text_hash for text_hash, _ in texts}),
+            "last_changed": texts[run_start][1] if texts else None,
+            "status": "gone" if gone_since else "live",
+            "gone_since": gone_since,
         })
+
+    # Redirects and removals -------------------------------------------------------
+
+    def resolve_url(self, url: str) -> str:
+        """The URL an article lives at now, following recorded redirects."""
+        seen = {url}
+        while (row := self.db.execute("select target_url from aliases where url = ?", [url]).fetchone()):
+            if row[0] in seen:
+                break
+            url = row[0]
+            seen.add(url)
+        return url
+
+    def save_alias(self, url: str, target_url: str, seen_at: str, capture_id: int) -> None:
+        """A permanent redirect between article URLs: one article, its former URL kept."""
+        row = self.db.execute("select first_seen from aliases where url = ?", [url]).fetchone()
+        if row is None:
+            self._insert("aliases", {"url": url, "target_url": target_url, "capture_id": capture_id,
+                                     "first_seen": seen_at})
+        elif seen_at < row[0]:
+            self.db.execute("update aliases set first_seen = ?, capture_id = ? where url = ?",
+                            [seen_at, capture_id, url])
+        target = self.resolve_url(target_url)
+        former, current = self.article_by_url(url), self.article_by_url(target)
+        if former is None or former["id"] == (current or {}).get("id"):
+            return
+        if current is None:
+            self._update("articles", former["id"], {"url": target})
+        else:
+            self._merge_articles(former, current)
+
+    def _merge_articles(self, former: dict, current: dict) -> None:
+        """Fold the row of a former URL into the article's row: captures and versions move."""
+        self.db.execute("update captures set article_id = ? where article_id = ?", [current["id"], former["id"]])
+        for version in self.db.execute("select id, text_hash, first_seen, last_seen, capture_id from article_versions"
+                                       " where article_id = ?", [former["id"]]).fetchall():
+            version_id, text_hash, first_seen, last_seen, capture_id = version
+            twin = self.db.execute("select id, first_seen, last_seen from article_versions"
+                                   " where article_id = ? and text_hash = ?", [current["id"], text_hash]).fetchone()
+            if twin is None:
+                self._update("article_versions", version_id, {"article_id": current["id"]})
+                continue
+            update = {"last_seen": max(twin[2], last_seen)}
+            if first_seen < twin[1]:
+                update.update(first_seen=first_seen, capture_id=capture_id)
+            self._update("article_versions", twin[0], update)
+            self.db.execute("delete from article_versions where id = ?", [version_id])
+        update = {"first_seen": min(former["first_seen"], current["first_seen"])}
+        if former["last_seen"] > current["last_seen"]:
+            update.update({k: v for k, v in former.items() if k in _ARTICLE_FIELDS}, last_seen=former["last_seen"])
+        self._update("articles", current["id"], update)
+        # Everything the former row held now lives in the article's row.
+        self.db.execute("delete from articles where id = ?", [former["id"]])
+        self._refresh_article_history(current["id"])
+
+    def save_gone_capture(self, url: str, capture_id: int) -> int | None:
+        """A 404/410 where an article was: the article is marked, never removed."""
+        article = self.article_by_url(self.resolve_url(url))
+        if article is None:
+            return None
+        self._update("captures", capture_id, {"article_id": article["id"]})
+        self._refresh_article_history(article["id"])
+        return article["id"]
+
+    def _link_gone_captures(self, article_id: int, url: str) -> None:
+        # A rebuild may meet the 404 before the article it concerns.
+        self.db.execute(
+            f"update captures set article_id = ? where article_id is null and status in {tuple(GONE_STATUSES)}"
+            " and (canonical_url = ? or canonical_url in (select url from aliases where target_url = ?))",
+            [article_id, url, url])

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from scrapy import signals
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
@@ -96,16 +97,20 @@ class ArchiveIngest:
             stats.inc_value("steppe/articles_new")
         if result.text_changed:
             stats.inc_value("steppe/articles_changed")
+        if result.article_unchanged:
+            stats.inc_value("steppe/articles_unchanged")
+        if result.article_gone:
+            stats.inc_value("steppe/articles_gone")
         for problem in result.problems:
             logger.warning("%s: %s", url, problem)
 
-    def spider_closed(self, spider, reason):
+    async def spider_closed(self, spider, reason):
         """Wait for the records still being read, then close the crawl's row."""
         self.drained = Deferred()
         drained = self.drained
-        drained.addCallback(lambda _: self._finish(spider, reason))
         self.store_ready()
-        return drained
+        await maybe_deferred_to_future(drained)
+        self._finish(spider, reason)
 
     def _finish(self, spider, reason):
         self.task.stop()
@@ -125,6 +130,8 @@ class ArchiveIngest:
             pages=stats.get_value("steppe/archived", 0),
             articles_new=stats.get_value("steppe/articles_new", 0),
             articles_changed=stats.get_value("steppe/articles_changed", 0),
+            articles_unchanged=stats.get_value("steppe/articles_unchanged", 0),
+            articles_gone=stats.get_value("steppe/articles_gone", 0),
             errors=stats.get_value("steppe/errors", 0) + stats.get_value("steppe/ingest_errors", 0),
         )
         self.store.close()
