@@ -213,6 +213,28 @@ class Store:
         assignments = ", ".join(f"[{name}] = ?" for name in values)
         self.db.execute(f"update [{table}] set {assignments} where id = ?", [*values.values(), row_id])
 
+    def article_index(self) -> dict[str, str | None]:
+        """The live articles: url → their own latest date (modified, else published)."""
+        return {url: modified or published for url, modified, published
+                in self.db.execute("select url, modified, published from articles where status = 'live'")}
+
+    def seen_article_urls(self) -> set[str]:
+        """Every article URL ever captured and answered: articles (gone ones included),
+        their former URLs, pages that never gave an article (empty, redirect loops)."""
+        query = ("select url from articles union select url from aliases union"
+                 " select canonical_url from captures where kind = 'article' and status < 500")
+        return {url for (url,) in self.db.execute(query)}
+
+    def validators(self, url: str) -> dict[str, str]:
+        """Conditional request headers from the latest capture of ``url`` that gave any."""
+        row = self.db.execute("select etag, last_modified from captures where url = ? and status = 200"
+                              " and (etag is not null or last_modified is not null)"
+                              " order by fetched_at desc limit 1", [url]).fetchone()
+        if row is None:
+            return {}
+        headers = {"If-None-Match": row[0], "If-Modified-Since": row[1]}
+        return {name: value for name, value in headers.items() if value}
+
     def has_capture(self, record_id: str) -> bool:
         return bool(self.db.execute("select 1 from captures where record_id = ?", [record_id]).fetchone())
 

@@ -74,6 +74,16 @@ STEPPE_NO_DELAY = False
 # on; 0 reads them in the crawl's own process. Default: one per CPU core but the one
 # the crawl itself keeps busy.
 STEPPE_INGEST_WORKERS = max(1, (os.cpu_count() or 1) - 1)
+# Incremental crawls (a data directory that already holds articles):
+# fetch every listing page and every article again, as on a first crawl;
+STEPPE_FULL = False
+# stop paginating after this many known articles in a row (0: one listing page's worth);
+STEPPE_KNOWN_MARGIN = 0
+# fetch again the known articles published less than this many days ago.
+STEPPE_REVALIDATE_DAYS = 7.0
+# A crawl that has run this many seconds reads the listing's first page again before
+# it ends, for what was published meanwhile.
+STEPPE_RELIST_AFTER = 300.0
 # Seconds between progress lines on stderr; 0 turns them off.
 STEPPE_PROGRESS_INTERVAL = 0.0
 

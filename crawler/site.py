@@ -21,10 +21,15 @@ class SiteProfile:
     layout: PageLayout
     # Listing pages: teasers of the section's articles and the pagination.
     teaser_links: str = "ul.mvp-blog-story-list li.mvp-blog-story-wrap a[rel=bookmark]::attr(href)"
-    pagination_links: str = "a.page-numbers::attr(href), a.next::attr(href)"
+    # Pagination is followed one page after the other: articles published during the
+    # crawl push the others down, onto pages not read yet, so none is skipped.
+    next_page_link: str = "a.next::attr(href)"
     # Article pages: links to the next older articles of the section, found by text
     # whatever element carries them (the theme has used several markups).
     continue_reading_text: str = "Continue Reading"
+    # Sitemaps (named in robots.txt) whose entries' <lastmod> tell which articles
+    # changed: Yoast's index lists post-sitemap.xml, post-sitemap2.xml, …
+    sitemap_follow: str = r"/post-sitemap\d*\.xml$"
 
     @property
     def section_url(self) -> str:
@@ -62,6 +67,10 @@ class SiteProfile:
         """The canonical URL when ``url`` is an article page of this site, else None."""
         url = self._on_site(url)
         return url if url and self.layout.is_article_path(urlsplit(url).path) else None
+
+    @property
+    def robots_url(self) -> str:
+        return f"{self.base_url}/robots.txt"
 
     def listing_url(self, url: str) -> str | None:
         """The canonical URL when ``url`` is a listing page of this section, else None."""
