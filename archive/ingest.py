@@ -115,6 +115,7 @@ def store_capture(store: Store, response: ArchivedResponse, reading: CaptureRead
         "payload_digest": response.payload_digest,
         "problems": "; ".join(reading.problems) or None,
         "redirect_to": reading.redirect_to,
+        "refers_to": response.refers_to,
         "etag": response.header("ETag"),
         "last_modified": response.header("Last-Modified"),
     })
@@ -131,24 +132,38 @@ def store_capture(store: Store, response: ArchivedResponse, reading: CaptureRead
                         problems=reading.problems)
 
 
-def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout) -> IngestResult:
-    """Add one archived response to the store; a record seen before adds nothing."""
+def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout,
+                    warc_dir: str | os.PathLike | None = None) -> IngestResult:
+    """Add one archived response to the store; a record seen before adds nothing.
+
+    A revisit record is read as the record it refers to, found through the store in
+    ``warc_dir``."""
     if store.has_capture(response.record_id):
         return IngestResult(classify(canonical_url(response.url), layout))
-    reading = read_capture(response, layout)
+    original = store.capture_location(response.refers_to) if response.refers_to and warc_dir else None
+    reading = read_capture(_page_of(response, warc_dir, original), layout)
     with store.transaction():
         return store_capture(store, response, reading)
 
 
-def read_record(warc_dir: str | os.PathLike, location: RecordLocation,
-                layout: PageLayout) -> tuple[ArchivedResponse, CaptureReading]:
-    """Read a response record back from its file and read the page it holds.
+def read_record(warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout,
+                original: RecordLocation | None = None) -> tuple[ArchivedResponse, CaptureReading]:
+    """Read a response record back from its file and read the page it holds; for a
+    revisit record, the page is the one of the ``original`` record it refers to.
 
     The body stays behind: what travels back from a worker is what ``store_capture``
     needs.
     """
     response = read_response(warc_dir, location)
-    return replace(response, payload=b""), read_capture(response, layout)
+    return replace(response, payload=b""), read_capture(_page_of(response, warc_dir, original), layout)
+
+
+def _page_of(response: ArchivedResponse, warc_dir, original: RecordLocation | None) -> ArchivedResponse:
+    if response.refers_to is None:
+        return response
+    if original is None:
+        return replace(response, status=0)  # a revisit of a record we do not have: no page
+    return read_response(warc_dir, original)
 
 
 class RecordReaders:
@@ -161,12 +176,13 @@ class RecordReaders:
         self._executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
                           if workers > 0 else None)
 
-    def submit(self, warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout) -> Future:
+    def submit(self, warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout,
+               original: RecordLocation | None = None) -> Future:
         if self._executor is not None:
-            return self._executor.submit(read_record, warc_dir, location, layout)
+            return self._executor.submit(read_record, warc_dir, location, layout, original)
         future = Future()
         try:
-            future.set_result(read_record(warc_dir, location, layout))
+            future.set_result(read_record(warc_dir, location, layout, original))
         except Exception as exc:  # reported by whoever looks at the future, as from a worker
             future.set_exception(exc)
         return future

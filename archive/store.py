@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import sqlite_utils
 
+from .warc import ResponseRef, RecordLocation
+
 SCHEMA_VERSION = 2
 GONE_STATUSES = frozenset({404, 410})
 
@@ -105,12 +107,13 @@ SCHEMA: dict[str, Table] = {
             "payload_digest": (str, "WARC-Payload-Digest of the body"),
             "problems": (str, "What was wrong with the page, if anything"),
             "redirect_to": (str, "Canonical URL a redirect pointed to"),
+            "refers_to": (str, "For a revisit record (304, or a body seen before): the record it stands for"),
             "etag": (str, "ETag the server sent, for conditional requests"),
             "last_modified": (str, "Last-Modified the server sent, for conditional requests"),
         },
         foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
         unique=[("record_id",)],
-        indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at")],
+        indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at"), ("url", "payload_digest")],
     ),
     "article_versions": Table(
         "One row per distinct text of an article",
@@ -234,6 +237,22 @@ class Store:
             return {}
         headers = {"If-None-Match": row[0], "If-Modified-Since": row[1]}
         return {name: value for name, value in headers.items() if value}
+
+    def earlier_capture(self, url: str, digest: str | None = None) -> ResponseRef | None:
+        """The latest full 200 response of ``url`` (with this payload digest, if given):
+        what a revisit record can refer to."""
+        query = ("select record_id, url, fetched_at, payload_digest, warc_filename, warc_offset, warc_length"
+                 " from captures where url = ? and status = 200 and refers_to is null"
+                 + (" and payload_digest = ?" if digest else "") + " order by fetched_at desc limit 1")
+        row = self.db.execute(query, [url, digest] if digest else [url]).fetchone()
+        if row is None:
+            return None
+        return ResponseRef(row[0], row[1], row[2], row[3], RecordLocation(row[4], row[5], row[6]))
+
+    def capture_location(self, record_id: str) -> RecordLocation | None:
+        row = self.db.execute("select warc_filename, warc_offset, warc_length from captures where record_id = ?",
+                              [record_id]).fetchone()
+        return RecordLocation(*row) if row else None
 
     def has_capture(self, record_id: str) -> bool:
         return bool(self.db.execute("select 1 from captures where record_id = ?", [record_id]).fetchone())

@@ -8,6 +8,8 @@ in a torn record.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import zlib
 from collections.abc import Iterator
@@ -59,6 +61,28 @@ class RecordLocation:
 
 
 @dataclass(frozen=True)
+class ResponseRef:
+    """A response record written: where it is, and what a revisit of it must name."""
+
+    record_id: str
+    url: str
+    date: str  # its WARC-Date
+    payload_digest: str
+    location: RecordLocation
+
+
+REVISIT_PROFILES = {
+    "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+    "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
+}
+
+
+def payload_digest(body: bytes) -> str:
+    """WARC-Payload-Digest of a body, as warcio writes it (sha1, base32)."""
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
 class ArchivedResponse:
     """A WARC response record, read back: the unit that ingest works on."""
 
@@ -74,6 +98,13 @@ class ArchivedResponse:
     warc_headers: dict[str, str] = field(default_factory=dict, repr=False)
     # Fields of the file's warcinfo record (steppe writes its crawl id there).
     warcinfo: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def refers_to(self) -> str | None:
+        """For a revisit record: the record id of the response it stands for."""
+        if self.warc_headers.get("WARC-Type") != "revisit":
+            return None
+        return self.warc_headers.get("WARC-Refers-To") or ""
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -143,8 +174,13 @@ class WarcWriter:
         self._path: Path | None = None
         self._writer: WARCWriter | None = None
 
-    def write_exchange(self, exchange: HttpExchange) -> RecordLocation:
-        """Write the request and its response; return where the response record is."""
+    def write_exchange(self, exchange: HttpExchange, revisit_of: ResponseRef | None = None) -> ResponseRef:
+        """Write the request and its response; return the response record's reference.
+
+        With ``revisit_of`` the response is a ``revisit`` record without the body: a
+        304 (profile server-not-modified) or a body identical to an earlier capture's
+        (identical-payload-digest). Replay tools resolve it through WARC-Refers-To*.
+        """
         if self._file is None or self._file.tell() >= self.max_file_size:
             self._rotate()
         writer = self._writer
@@ -169,18 +205,24 @@ class WarcWriter:
         }
         if exchange.ip_address:
             response_warc_headers["WARC-IP-Address"] = exchange.ip_address
-        response = writer.create_warc_record(
-            exchange.url,
-            "response",
-            payload=BytesIO(exchange.body),
-            length=len(exchange.body),
-            http_headers=StatusAndHeaders(
-                f"{exchange.status} {_reason(exchange.status)}",
-                [(k, v) for k, v in exchange.response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS],
-                protocol=exchange.protocol,
-            ),
-            warc_headers_dict=response_warc_headers,
+        http_headers = StatusAndHeaders(
+            f"{exchange.status} {_reason(exchange.status)}",
+            [(k, v) for k, v in exchange.response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS],
+            protocol=exchange.protocol,
         )
+        if revisit_of is None:
+            response = writer.create_warc_record(
+                exchange.url, "response", payload=BytesIO(exchange.body), length=len(exchange.body),
+                http_headers=http_headers, warc_headers_dict=response_warc_headers,
+            )
+        else:
+            response_warc_headers["WARC-Refers-To"] = revisit_of.record_id
+            response = writer.create_revisit_record(
+                exchange.url, revisit_of.payload_digest, revisit_of.url, revisit_of.date,
+                http_headers=http_headers, warc_headers_dict=response_warc_headers,
+            )
+            profile = "server-not-modified" if exchange.status == 304 else "identical-payload-digest"
+            response.rec_headers.replace_header("WARC-Profile", REVISIT_PROFILES[profile])
         writer.write_record(request)
         offset = self._file.tell()
         writer.write_record(response)
@@ -188,7 +230,10 @@ class WarcWriter:
         # Flushed per exchange: ingest reads the record straight back, and a killed
         # crawl leaves only whole records behind it.
         self._file.flush()
-        return RecordLocation(self._path.name.removesuffix(OPEN_SUFFIX), offset, length)
+        headers = response.rec_headers
+        return ResponseRef(headers.get_header("WARC-Record-ID"), exchange.url, warc_date,
+                           headers.get_header("WARC-Payload-Digest"),
+                           RecordLocation(self._path.name.removesuffix(OPEN_SUFFIX), offset, length))
 
     def close(self) -> None:
         if self._file is None:
@@ -276,7 +321,7 @@ def _archived_response(record, location: RecordLocation | None, warcinfo: dict) 
 
 
 def iter_responses(path: str | os.PathLike) -> Iterator[ArchivedResponse]:
-    """Every response record of one WARC file, in file order, streamed."""
+    """Every response (and revisit) record of one WARC file, in file order, streamed."""
     path = Path(path)
     filename = path.name.removesuffix(OPEN_SUFFIX)
     warcinfo: dict[str, str] = {}
@@ -285,7 +330,7 @@ def iter_responses(path: str | os.PathLike) -> Iterator[ArchivedResponse]:
         for record in records:
             if record.rec_type == "warcinfo" and not warcinfo:
                 warcinfo = _warcinfo_fields(record)
-            if record.rec_type != "response":
+            if record.rec_type not in ("response", "revisit"):
                 continue
             response = _archived_response(record, None, warcinfo)
             # The record's length is known only once it has been read to its end.
@@ -311,6 +356,6 @@ def read_response(directory: str | os.PathLike, location: RecordLocation) -> Arc
     with open(path, "rb") as fh:
         fh.seek(location.offset)
         record = next(iter(ArchiveIterator(fh)))
-        if record.rec_type != "response":
+        if record.rec_type not in ("response", "revisit"):
             raise ValueError(f"{path}@{location.offset} is a {record.rec_type} record, not a response")
         return _archived_response(record, location, read_warcinfo(str(path)))

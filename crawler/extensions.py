@@ -64,9 +64,9 @@ class ArchiveIngest:
         self.readers = RecordReaders(self.workers)
         self.task.start(self.batch_interval, now=False)
 
-    def response_archived(self, request, response, location, warc_dir):
+    def response_archived(self, request, response, location, warc_dir, original=None):
         self.pending += 1
-        future = self.readers.submit(warc_dir, location, self.crawler.spider.profile.layout)
+        future = self.readers.submit(warc_dir, location, self.crawler.spider.profile.layout, original)
         url = response.url  # not the response: a backlog of futures must not hold page bodies
         future.add_done_callback(lambda done: self.ready.append((done, url)))
 

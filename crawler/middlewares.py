@@ -15,7 +15,8 @@ from scrapy.utils.response import response_status_message
 
 from archive import __version__
 from archive.urls import canonical_url
-from archive.warc import HttpExchange, WarcWriter
+from archive.store import Store
+from archive.warc import HttpExchange, ResponseRef, WarcWriter, payload_digest
 from crawler.settings import archive_paths
 from crawler.signals import response_archived
 
@@ -33,18 +34,21 @@ class WarcCaptureMiddleware:
     Content-Encoded, and the 301s and 503s that those middlewares then consume.
     """
 
-    def __init__(self, crawler, warc_dir: Path, max_file_size: int):
+    def __init__(self, crawler, warc_dir: Path, db_path: Path, max_file_size: int):
         self.crawler = crawler
         self.warc_dir = warc_dir
+        self.db_path = db_path
         self.max_file_size = max_file_size
         self.writer: WarcWriter | None = None
+        self.store: Store | None = None  # read side: what earlier crawls archived
+        self.written: dict[tuple[str, str], ResponseRef] = {}  # this crawl's full records
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler):
-        warc_dir, _ = archive_paths(crawler.settings)
-        return cls(crawler, warc_dir, crawler.settings.getint("STEPPE_WARC_MAX_SIZE"))
+        warc_dir, db_path = archive_paths(crawler.settings)
+        return cls(crawler, warc_dir, db_path, crawler.settings.getint("STEPPE_WARC_MAX_SIZE"))
 
     def spider_opened(self, spider):
         settings = self.crawler.settings
@@ -58,9 +62,23 @@ class WarcCaptureMiddleware:
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         })
 
+        if self.db_path.exists():
+            self.store = Store(self.db_path)
+
     def spider_closed(self, spider):
         if self.writer:
             self.writer.close()
+        if self.store:
+            self.store.close()
+
+    def _earlier(self, url: str, status: int, body: bytes) -> ResponseRef | None:
+        """What this response may be written as a revisit of, if anything."""
+        if status == 304:
+            return self.written.get((url, "")) or (self.store and self.store.earlier_capture(url))
+        if status != 200:
+            return None
+        digest = payload_digest(body)
+        return self.written.get((url, digest)) or (self.store and self.store.earlier_capture(url, digest))
 
     def process_response(self, request, response, spider=None):
         # download_latency runs from the request being sent to the response arriving.
@@ -77,10 +95,16 @@ class WarcCaptureMiddleware:
             body=response.body,
             ip_address=str(response.ip_address) if response.ip_address else None,
         )
-        location = self.writer.write_exchange(exchange)
+        earlier = self._earlier(request.url, response.status, response.body)
+        written = self.writer.write_exchange(exchange, revisit_of=earlier)
         self.crawler.stats.inc_value("steppe/archived")
+        if earlier:
+            self.crawler.stats.inc_value("steppe/revisits")
+        elif response.status == 200:
+            self.written[(request.url, written.payload_digest)] = self.written[(request.url, "")] = written
         self.crawler.signals.send_catch_log(
-            response_archived, request=request, response=response, location=location, warc_dir=self.warc_dir
+            response_archived, request=request, response=response, location=written.location,
+            warc_dir=self.warc_dir, original=earlier.location if earlier else None,
         )
         return response
 

@@ -24,7 +24,7 @@ def exchange(i: int, body: bytes, encoding: str | None = None) -> HttpExchange:
 def test_rotates_renames_and_passes_warcio_check(tmp_path):
     body = gzip.compress(os.urandom(3000))  # incompressible: each exchange is ~3 kB on disk
     with WarcWriter(tmp_path, "steppe-t", info={"crawl-id": "t"}, max_file_size=4000) as writer:
-        locations = [writer.write_exchange(exchange(i, body, "gzip")) for i in range(6)]
+        locations = [writer.write_exchange(exchange(i, body, "gzip")).location for i in range(6)]
         assert len(list(tmp_path.glob("*.warc.gz.open"))) == 1  # the file being written
     files = sorted(tmp_path.iterdir())
     assert len(files) >= 3 and all(f.name.endswith(".warc.gz") for f in files)
@@ -42,7 +42,7 @@ def test_rotates_renames_and_passes_warcio_check(tmp_path):
 def test_records_are_linked_dated_and_keep_the_wire_body(tmp_path):
     body = gzip.compress("<p>“Typography” — kept</p>".encode())
     with WarcWriter(tmp_path, "steppe-t", info={"crawl-id": "t"}) as writer:
-        location = writer.write_exchange(exchange(1, body, "gzip"))
+        location = writer.write_exchange(exchange(1, body, "gzip")).location
     with open(writer.closed_files[0], "rb") as fh:
         records = list((r.rec_type, dict(r.rec_headers.headers), r.content_stream().read() if r.rec_type == "response" else None)
                        for r in ArchiveIterator(fh))

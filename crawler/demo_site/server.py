@@ -3,6 +3,7 @@ a request log, and the misbehaviours a careful crawler must survive."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import re
 import socket
@@ -10,6 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
@@ -230,8 +232,16 @@ class DemoServer:
         if path in ("/sitemap_index.xml", "/post-sitemap.xml", "/category-sitemap.xml"):
             render = {"/sitemap_index.xml": P.render_sitemap_index, "/post-sitemap.xml": P.render_post_sitemap,
                       "/category-sitemap.xml": P.render_category_sitemap}[path]
-            return _Response(200, render(site, base).encode(), "text/xml; charset=UTF-8",
-                             (("X-Robots-Tag", "noindex, follow"),), compress=True)
+            xml = render(site, base).encode()
+            # Validators as a caching plugin gives them: an incremental crawler asks
+            # If-None-Match and gets a 304 while nothing changed.
+            etag = '"' + hashlib.sha1(xml).hexdigest()[:20] + '"'
+            modified = site.now.astimezone(timezone.utc)
+            validators = (("ETag", etag), ("Last-Modified", format_datetime(modified, usegmt=True)))
+            if _not_modified(headers, etag, modified):
+                return _Response(304, b"", None, validators)
+            return _Response(200, xml, "text/xml; charset=UTF-8",
+                             (("X-Robots-Tag", "noindex, follow"), *validators), compress=True)
         if path == "/feed/" or (path.startswith("/category/") and path.endswith("/feed/")):
             return self._feed(site, base, path, headers) or not_found()
         if path == "/":
