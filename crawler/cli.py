@@ -112,5 +112,26 @@ def demo(articles, data_dir, overrides, verbose):
         _run_and_report(data_dir, settings, start_url=server.section_url)
 
 
+@main.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="The archive to open: DIR/archive.db and DIR/warcs/*.warc.gz.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; the default is reachable from this machine only.")
+@click.option("--port", default=8001, show_default=True, help="Port to listen on.")
+def serve(data_dir, host, port):
+    """Explore the archive in Datasette, read-only, at http://HOST:PORT/.
+
+    Full-text search, facets, canned queries, a chart of articles per month, and every
+    capture shown as archived, scripts off. Safe to run while a crawl writes.
+    """
+    from archive.serve import serve as serve_archive
+
+    if not (data_dir / "archive.db").is_file():
+        raise click.BadParameter(f"no archive database in {data_dir}: run steppe crawl or steppe demo first",
+                                 param_hint="--data-dir")
+    click.echo(f"serving {data_dir / 'archive.db'} at http://{host}:{port}/ (Ctrl-C to stop)")
+    serve_archive(data_dir, host, port)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,38 @@
+"""`steppe serve`: Datasette on the archive database, read-only, with steppe's plugin.
+
+Datasette opens a database file that may change (not ``--immutable``) through
+``mode=ro`` connections, and the archive is in WAL mode, so a crawl can keep writing
+while the archive is browsed. No write plugin is loaded and no canned query writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from datasette.app import Datasette
+from datasette.plugins import pm
+
+from . import plugin
+from .metadata import SETTINGS, build_metadata
+
+
+def datasette_for(data_dir: str | Path) -> Datasette:
+    """A Datasette instance on DATA_DIR/archive.db, its WARC files in DATA_DIR/warcs."""
+    data_dir = Path(data_dir)
+    db_path = data_dir / "archive.db"
+    if not db_path.is_file():
+        raise FileNotFoundError(f"no archive database at {db_path}: crawl first (steppe crawl or steppe demo)")
+    if not pm.is_registered(plugin):
+        pm.register(plugin, name="steppe")
+    return Datasette([str(db_path)], metadata=build_metadata(db_path.stem, str(data_dir / "warcs")),
+                     settings=SETTINGS)
+
+
+def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
+    """Serve the archive over HTTP until interrupted (as `datasette serve` does)."""
+    import uvicorn
+
+    datasette = datasette_for(data_dir)
+    asyncio.run(datasette.invoke_startup())
+    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
