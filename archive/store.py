@@ -202,6 +202,24 @@ class Store:
     def finish_crawl(self, crawl_id: str, **fields) -> None:
         self.db["crawls"].update(crawl_id, fields)
 
+    def crawl_counts(self, crawl_id: str) -> dict[str, int]:
+        """What a crawl changed in the archive, worked out from the captures it made:
+        the same whatever order its records were stored in (a rebuild included)."""
+        new = self.db.execute(
+            "select count(*) from articles a where (select crawl_id from captures c where c.article_id = a.id"
+            " and c.text_hash is not null order by fetched_at, id limit 1) = ?", [crawl_id]).fetchone()[0]
+        versions = self.db.execute(
+            "select count(*) from article_versions v join captures c on c.id = v.capture_id"
+            " where c.crawl_id = ?", [crawl_id]).fetchone()[0]
+        seen = self.db.execute(
+            "select count(distinct article_id) from captures where crawl_id = ? and text_hash is not null",
+            [crawl_id]).fetchone()[0]
+        gone = self.db.execute(
+            "select count(*) from articles a where status = 'gone' and exists (select 1 from captures c"
+            " where c.article_id = a.id and c.crawl_id = ? and c.fetched_at = a.gone_since)", [crawl_id]).fetchone()[0]
+        return {"articles_new": new, "articles_changed": versions - new,
+                "articles_unchanged": seen - versions, "articles_gone": gone}
+
     # Captures and articles ------------------------------------------------------
     # The per-record writes below run once per page of every crawl and rebuild, so
     # they are plain statements on the schema above rather than sqlite-utils calls,

@@ -11,10 +11,11 @@ from pathlib import Path
 import click
 
 from archive import __version__
+from archive.lock import ArchiveLocked
 from crawler.runner import resolve_profile, run_crawl
 from crawler.settings import user_agent
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 
 
 def _setting_pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -41,7 +42,11 @@ def _crawl_options(command):
 
 
 def _run_and_report(data_dir: Path, settings: dict, **crawl_args) -> None:
-    summary = run_crawl(data_dir, settings=settings, **crawl_args)
+    try:
+        summary = run_crawl(data_dir, settings=settings, **crawl_args)
+    except ArchiveLocked as exc:
+        click.echo(f"steppe: {exc}; not crawling", err=True)
+        sys.exit(EXIT_LOCKED)
     for line in summary.lines():
         click.echo(line)
     sys.exit(EXIT_OK if summary.ok else EXIT_FAILED)
@@ -70,13 +75,21 @@ def main():
               help="How site operators can reach you; goes into the User-Agent. Set it for real sites.")
 @click.option("--no-delay", is_flag=True,
               help="No politeness delays and full concurrency: refused unless the target is on 127.0.0.0/8.")
+@click.option("--full", is_flag=True,
+              help="Fetch every listing page and article again, as on a first crawl.")
+@click.option("--max-pages", type=click.IntRange(min=1), metavar="N", help="Stop after N responses.")
 @_crawl_options
-def crawl(start_url, section, contact, no_delay, data_dir, overrides, verbose):
+def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, overrides, verbose):
     """Crawl the section: listing pages, articles and "Continue Reading" links.
 
-    Every response goes to a WARC file first, then into the database. Exit status:
-    0 the crawl finished (pages that failed are listed); 1 the crawl failed (its start
-    page could not be read, or it was interrupted); 2 bad usage.
+    Every response goes to a WARC file first, then into the database. On a data
+    directory that already holds articles the crawl is incremental: it fetches new
+    articles, and known ones only where they may have changed (young ones, and those
+    the site's sitemaps show as modified or no longer list).
+
+    Exit status: 0 the crawl finished (pages that failed are listed); 1 the crawl
+    failed (its start page could not be read, or it was interrupted); 2 bad usage;
+    3 another crawl is using the data directory.
     """
     try:
         profile = resolve_profile(start_url, section)
@@ -91,6 +104,10 @@ def crawl(start_url, section, contact, no_delay, data_dir, overrides, verbose):
         click.echo("note: no --contact given; site operators cannot reach you from the User-Agent", err=True)
     if no_delay:
         settings["STEPPE_NO_DELAY"] = True
+    if full:
+        settings["STEPPE_FULL"] = True
+    if max_pages:
+        settings["CLOSESPIDER_PAGECOUNT"] = max_pages
     _run_and_report(data_dir, settings, start_url=start_url, section=section)
 
 

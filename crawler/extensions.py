@@ -16,6 +16,8 @@ from twisted.internet.task import LoopingCall
 
 from archive import __version__
 from archive.ingest import RecordReaders, store_capture
+from archive.lock import hold
+from archive.recover import recover
 from archive.store import Store
 from crawler.settings import archive_paths
 from crawler.signals import response_archived
@@ -34,8 +36,9 @@ class ArchiveIngest:
     their results are stored here, a batch per transaction.
     """
 
-    def __init__(self, crawler, db_path: Path, workers: int, batch_interval: float = 0.1):
+    def __init__(self, crawler, warc_dir: Path, db_path: Path, workers: int, batch_interval: float = 0.1):
         self.crawler = crawler
+        self.warc_dir = warc_dir
         self.db_path = db_path
         self.workers = workers
         self.batch_interval = batch_interval
@@ -51,12 +54,19 @@ class ArchiveIngest:
 
     @classmethod
     def from_crawler(cls, crawler):
-        _, db_path = archive_paths(crawler.settings)
-        return cls(crawler, db_path, crawler.settings.getint("STEPPE_INGEST_WORKERS"))
+        # One crawl per data directory: a second one stops here, before it opens any file.
+        hold(crawler.settings["STEPPE_DATA_DIR"])
+        warc_dir, db_path = archive_paths(crawler.settings)
+        return cls(crawler, warc_dir, db_path, crawler.settings.getint("STEPPE_INGEST_WORKERS"))
 
     def spider_opened(self, spider):
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.db_path)
+        recovery = recover(self.warc_dir, self.store, spider.profile.layout)
+        if recovery:
+            spider.logger.warning(
+                "recovered from an interrupted crawl: %d WARC file(s) closed, %d record(s) ingested, runs %s",
+                len(recovery.files_closed), recovery.records_ingested, ", ".join(recovery.crawls_interrupted) or "-")
         self.store.start_crawl(
             spider.crawl_id, started=_now(), start_url=spider.profile.section_url, site=spider.profile.name,
             steppe_version=__version__, user_agent=self.crawler.settings.get("USER_AGENT"),
@@ -116,7 +126,7 @@ class ArchiveIngest:
         self.task.stop()
         self.readers.close()
         stats = self.crawler.stats
-        if reason == "finished":
+        if reason in ("finished", "closespider_pagecount"):  # --max-pages bounds a run on purpose
             # A crawl that never read its start page did not crawl anything.
             status = "finished" if stats.get_value("steppe/listing_pages") else "failed"
         elif reason == "shutdown":
@@ -124,14 +134,14 @@ class ArchiveIngest:
         else:
             status = "failed"
         stats.set_value("steppe/status", status)
+        counts = self.store.crawl_counts(spider.crawl_id)
+        for name, value in counts.items():  # the summary reports what the archive says
+            stats.set_value(f"steppe/{name}", value)
         self.store.finish_crawl(
             spider.crawl_id, finished=_now(), status=status,
             requests=stats.get_value("downloader/request_count", 0),
             pages=stats.get_value("steppe/archived", 0),
-            articles_new=stats.get_value("steppe/articles_new", 0),
-            articles_changed=stats.get_value("steppe/articles_changed", 0),
-            articles_unchanged=stats.get_value("steppe/articles_unchanged", 0),
-            articles_gone=stats.get_value("steppe/articles_gone", 0),
+            **counts,
             errors=stats.get_value("steppe/errors", 0) + stats.get_value("steppe/ingest_errors", 0),
         )
         self.store.close()

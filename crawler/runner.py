@@ -9,6 +9,7 @@ from pathlib import Path
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from archive.lock import hold
 from crawler.site import MODERN_DIPLOMACY, SiteProfile
 from crawler.spiders.section import SectionSpider, new_crawl_id
 
@@ -58,8 +59,11 @@ def crawl_settings(data_dir: Path, overrides: dict | None = None) -> Settings:
 
 def run_crawl(data_dir: Path, *, start_url: str | None = None, section: str | None = None,
               settings: dict | None = None) -> CrawlSummary:
-    """Crawl a section into ``data_dir``. Once per process: Twisted's reactor does not restart."""
+    """Crawl a section into ``data_dir``. Once per process: Twisted's reactor does not restart.
+
+    Raises ``archive.lock.ArchiveLocked`` when another crawl holds ``data_dir``."""
     profile = resolve_profile(start_url, section)
+    hold(data_dir)  # raises ArchiveLocked while another crawl writes there
     crawl_id = new_crawl_id()
     process = CrawlerProcess(crawl_settings(data_dir, settings))
     crawler = process.create_crawler(SectionSpider)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
@@ -65,6 +66,8 @@ class SectionSpider(scrapy.Spider):
         self.sitemaps_complete = True
         self.started = time.monotonic()
         self.relisted = False
+        self.incremental = False
+        self.robots: ProtegoRobotParser | None = None
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -80,27 +83,34 @@ class SectionSpider(scrapy.Spider):
                                 "CONCURRENT_REQUESTS_PER_DOMAIN": settings.getint("CONCURRENT_REQUESTS")}.items():
                 settings.set(name, value, priority="spider")
         spider.full = settings.getbool("STEPPE_FULL")
+        spider.robots_agent = settings.get("USER_AGENT")
         spider.relist_after = settings.getfloat("STEPPE_RELIST_AFTER")
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         spider.margin = settings.getint("STEPPE_KNOWN_MARGIN")
         spider.revalidate_after = datetime.now(timezone.utc) - timedelta(days=settings.getfloat("STEPPE_REVALIDATE_DAYS"))
-        _, db_path = archive_paths(settings)
-        if db_path.exists():
-            spider.store = Store(db_path)
-            if not spider.full:
-                spider.articles = spider.store.article_index()
-                spider.known = spider.store.seen_article_urls()
-        spider.incremental = bool(spider.known)
         return spider
+
+    def _open_archive(self) -> None:
+        # At start, not at init: the archive extension has by then recovered what an
+        # interrupted crawl left, so the crawl knows every record already archived.
+        _, db_path = archive_paths(self.crawler.settings)
+        self.store = Store(db_path)
+        if not self.full:
+            self.articles = self.store.article_index()
+            self.known = self.store.seen_article_urls()
+        self.incremental = bool(self.known)
 
     def closed(self, reason):
         if self.store is not None:
             self.store.close()
 
     async def start(self):
-        yield self._request(self.profile.section_url, self.parse_listing)
+        self._open_archive()
         if not self.incremental:
+            yield self._request(self.profile.section_url, self.parse_listing)
             return
+        # robots.txt first: its rules tell which teasers are not ours to fetch (and so
+        # must not count as new), its Sitemap lines where the sitemaps are.
         yield self._request(self.profile.robots_url, self.parse_robots)
         for url, dated in self.articles.items():
             if (_parse_time(dated) or datetime.min.replace(tzinfo=timezone.utc)) >= self.revalidate_after:
@@ -118,11 +128,10 @@ class SectionSpider(scrapy.Spider):
 
     def parse_listing(self, response):
         self.crawler.stats.inc_value("steppe/listing_pages")
-        teasers = response.css(self.profile.teaser_links).getall()
-        for href in teasers:
-            url = self.profile.article_url(response.urljoin(href))
-            if not url:
-                continue
+        teasers = [url for url in (self.profile.article_url(response.urljoin(href))
+                                   for href in response.css(self.profile.teaser_links).getall())
+                   if url and (self.robots is None or self.robots.allowed(url, self.robots_agent))]
+        for url in teasers:
             if url in self.known:
                 self.known_in_a_row += 1
                 continue
@@ -163,6 +172,8 @@ class SectionSpider(scrapy.Spider):
     # Sitemaps: which known articles changed or went away -------------------------------
 
     def parse_robots(self, response):
+        self.robots = ProtegoRobotParser.from_crawler(self.crawler, response.body)
+        yield self._request(self.profile.section_url, self.parse_listing)
         for url in sitemap_urls_from_robots(response.text, base_url=response.url):
             yield from self._sitemap_request(url)
 
