@@ -202,6 +202,16 @@ class Store:
     def finish_crawl(self, crawl_id: str, **fields) -> None:
         self.db["crawls"].update(crawl_id, fields)
 
+    def overview(self) -> dict[str, int]:
+        """Totals for ``steppe status``."""
+        return dict(zip(["articles", "gone", "edited", "aliases", "captures"], self.db.execute(
+            "select (select count(*) from articles), (select count(*) from articles where status = 'gone'),"
+            " (select count(*) from articles where version_count > 1), (select count(*) from aliases),"
+            " (select count(*) from captures)").fetchone()))
+
+    def recent_crawls(self, limit: int = 5) -> list[dict]:
+        return list(self.db["crawls"].rows_where(order_by="started desc", limit=limit))
+
     def crawl_counts(self, crawl_id: str) -> dict[str, int]:
         """What a crawl changed in the archive, worked out from the captures it made:
         the same whatever order its records were stored in (a rebuild included)."""

@@ -150,5 +150,70 @@ def serve(data_dir, host, port):
     serve_archive(data_dir, host, port)
 
 
+@main.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="The archive to describe.")
+@click.option("--runs", default=5, show_default=True, help="How many of the latest crawl runs to list.")
+def status(data_dir, runs):
+    """The archive at a glance: latest runs and their counts, size, articles, gone
+    and edited ones, and the next scheduled run if ``steppe schedule`` is running."""
+    from archive.store import Store
+    from crawler.schedule import read_state
+    from crawler.settings import archive_paths
+
+    warc_dir, db_path = archive_paths({"STEPPE_DATA_DIR": str(data_dir)})
+    if not db_path.is_file():
+        raise click.BadParameter(f"no archive database in {data_dir}", param_hint="--data-dir")
+    store = Store(db_path)
+    totals = store.overview()
+    warc_bytes = sum(p.stat().st_size for p in warc_dir.glob("*.warc.gz*"))
+    click.echo(f"archive {data_dir}: {totals['articles']} articles ({totals['gone']} gone, {totals['edited']} edited,"
+               f" {totals['aliases']} former URLs), {totals['captures']} captures")
+    click.echo(f"size: WARC {warc_bytes / 2**20:.1f} MiB, database {db_path.stat().st_size / 2**20:.1f} MiB")
+    click.echo("latest runs:")
+    for run in store.recent_crawls(runs):
+        click.echo(f"  {run['id']}  {run['status'] or '?':<11} {run['started']} → {run['finished'] or '…'}"
+                   f"  requests {run['requests'] or 0}, new {run['articles_new'] or 0},"
+                   f" changed {run['articles_changed'] or 0}, unchanged {run['articles_unchanged'] or 0},"
+                   f" gone {run['articles_gone'] or 0}, errors {run['errors'] or 0}")
+    store.close()
+    state = read_state(data_dir)
+    if state:
+        click.echo(f"schedule: {state['schedule']}, next run {state['next_run']}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--every", metavar="INTERVAL", help="Run every INTERVAL: 30m, 6h, 1d.")
+@click.option("--cron", metavar="EXPRESSION", help='Run at the times of a cron expression, e.g. "0 */6 * * *".')
+@click.option("--jitter", metavar="INTERVAL", default="5m", show_default=True,
+              help="Start each run up to this much later, at random, so that runs do not fall on the hour.")
+@click.option("--max-runs", type=click.IntRange(min=1), metavar="N", help="Stop after N runs (default: never).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="Where the archive lives.")
+@click.argument("crawl_args", nargs=-1, type=click.UNPROCESSED)
+def schedule(every, cron, jitter, max_runs, data_dir, crawl_args):
+    """Crawl now, then on a schedule, in the foreground, until stopped (Ctrl-C).
+
+    Any further options go to each `steppe crawl` run, e.g.
+    `steppe schedule --every 6h --contact mailto:you@example.org`. A failed run is
+    logged and the schedule goes on; a run that finds another crawl holding the data
+    directory is skipped. `steppe status` shows the next run.
+    """
+    import logging
+
+    from crawler.schedule import Schedule, parse_every, run_forever
+
+    try:
+        plan = Schedule(every=parse_every(every) if every else None, cron=cron, jitter=parse_every(jitter))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    click.echo(f"steppe schedule: {plan.describe()}, jitter up to {jitter}; Ctrl-C stops", err=True)
+    try:
+        run_forever(plan, [*crawl_args, "--data-dir", str(data_dir)], data_dir, max_runs)
+    except KeyboardInterrupt:
+        click.echo("schedule stopped", err=True)
+
+
 if __name__ == "__main__":
     main()

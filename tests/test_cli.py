@@ -76,3 +76,38 @@ def test_scrapy_crawl_from_the_repo_root_archives_the_section(tmp_path):
     db = sqlite3.connect(tmp_path / "archive.db")
     assert db.execute("select count(*) from articles").fetchone()[0] == len(site.expected_articles())
     assert list((tmp_path / "warcs").glob("*.warc.gz"))
+
+
+def test_schedule_runs_crawls_and_status_reports_them(tmp_path):
+    from crawler.demo_site import DemoSite, serve_site
+
+    data_dir = tmp_path / "data"
+    with serve_site(DemoSite.build(n_articles=30, seed=4), hang_seconds=0.5) as server:
+        result = steppe("schedule", "--every", "1s", "--jitter", "1s", "--max-runs", "2", "--data-dir", str(data_dir),
+                        "--start-url", server.section_url, "--no-delay", "-s", "DOWNLOAD_TIMEOUT=2")
+    assert result.returncode == 0, result.stderr
+    assert "run 1 finished" in result.stderr and "run 2 finished" in result.stderr
+    assert "next run at" in result.stderr
+    status = steppe("status", "--data-dir", str(data_dir))
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith(f"archive {data_dir}: 28 articles (0 gone")
+    assert sum(" finished " in line for line in lines) == 2
+    assert "schedule: every 0:00:01, next run" in status.stdout
+
+
+def test_schedule_refuses_a_bad_interval_or_cron(tmp_path):
+    assert steppe("schedule", "--every", "soon", "--data-dir", str(tmp_path)).returncode == 2
+    assert steppe("schedule", "--cron", "61 * * * *", "--data-dir", str(tmp_path)).returncode == 2
+    assert steppe("schedule", "--every", "1h", "--cron", "0 * * * *", "--data-dir", str(tmp_path)).returncode == 2
+
+
+def test_cron_schedules_give_the_next_time():
+    from datetime import datetime, timezone
+
+    from crawler.schedule import Schedule, parse_every
+
+    moment = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+    assert Schedule(every=parse_every("6h")).next_after(moment) == datetime(2026, 11, 23, 16, 0, tzinfo=timezone.utc)
+    nxt = Schedule(cron="*/15 * * * *", jitter=parse_every("1m")).next_after(moment)
+    assert moment < nxt <= moment.replace(minute=16)

@@ -174,7 +174,7 @@ class SectionSpider(scrapy.Spider):
     def parse_robots(self, response):
         self.robots = ProtegoRobotParser.from_crawler(self.crawler, response.body)
         yield self._request(self.profile.section_url, self.parse_listing)
-        for url in sitemap_urls_from_robots(response.text, base_url=response.url):
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
             yield from self._sitemap_request(url)
 
     def _sitemap_request(self, url: str):
