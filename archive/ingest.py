@@ -147,15 +147,18 @@ def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout
 
 
 def read_record(warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout,
-                original: RecordLocation | None = None) -> tuple[ArchivedResponse, CaptureReading]:
+                original: RecordLocation | None = None,
+                original_dir: str | os.PathLike | None = None) -> tuple[ArchivedResponse, CaptureReading]:
     """Read a response record back from its file and read the page it holds; for a
-    revisit record, the page is the one of the ``original`` record it refers to.
+    revisit record, the page is the one of the ``original`` record it refers to (in
+    ``original_dir``, by default the same folder).
 
     The body stays behind: what travels back from a worker is what ``store_capture``
     needs.
     """
     response = read_response(warc_dir, location)
-    return replace(response, payload=b""), read_capture(_page_of(response, warc_dir, original), layout)
+    page = _page_of(response, original_dir or warc_dir, original)
+    return replace(response, payload=b""), read_capture(page, layout)
 
 
 def _page_of(response: ArchivedResponse, warc_dir, original: RecordLocation | None) -> ArchivedResponse:
@@ -177,12 +180,13 @@ class RecordReaders:
                           if workers > 0 else None)
 
     def submit(self, warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout,
-               original: RecordLocation | None = None) -> Future:
+               original: RecordLocation | None = None, original_dir: str | os.PathLike | None = None) -> Future:
+        args = (warc_dir, location, layout, original, original_dir)
         if self._executor is not None:
-            return self._executor.submit(read_record, warc_dir, location, layout, original)
+            return self._executor.submit(read_record, *args)
         future = Future()
         try:
-            future.set_result(read_record(warc_dir, location, layout, original))
+            future.set_result(read_record(*args))
         except Exception as exc:  # reported by whoever looks at the future, as from a worker
             future.set_exception(exc)
         return future

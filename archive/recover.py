@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from .ingest import ingest_response
 from .layouts import PageLayout
 from .store import Store
-from .warc import OPEN_SUFFIX, iter_responses
+from .warc import OPEN_SUFFIX, gzip_member_is_whole, iter_responses
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +49,8 @@ def whole_records_end(path: Path) -> int:
                 spans.append((records.get_record_offset(), records.get_record_length()))
         except Exception:  # warcio raises several kinds on a torn gzip member or header
             pass
-        # warcio reads a gzip member cut short without complaint: check the last one's
-        # end-of-stream marker (the writer flushes whole exchanges, so only it can be torn).
-        while spans:
-            offset, length = spans[-1]
-            fh.seek(offset)
-            decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            try:
-                decoder.decompress(fh.read(length))
-            except zlib.error:
-                pass
-            if decoder.eof:
-                break
+        # The writer flushes whole exchanges, so only the last record can be torn.
+        while spans and not gzip_member_is_whole(fh, *spans[-1]):
             spans.pop()
     return sum(spans[-1]) if spans else 0
 

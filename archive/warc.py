@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataReader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -300,6 +301,9 @@ def read_warcinfo(path: str) -> dict[str, str]:
 def _archived_response(record, location: RecordLocation | None, warcinfo: dict) -> ArchivedResponse:
     http = record.http_headers
     stream = record.raw_stream
+    if http and "chunked" in (http.get_header("Transfer-Encoding") or "").lower():
+        # Some crawlers (Heritrix, Browsertrix) keep the chunked framing in the record.
+        stream = ChunkedDataReader(stream)
     payload = stream.read(MAX_LOADED_PAYLOAD + 1)
     if len(payload) > MAX_LOADED_PAYLOAD:
         payload = None
@@ -337,6 +341,22 @@ def iter_responses(path: str | os.PathLike) -> Iterator[ArchivedResponse]:
             records.read_to_end(record)
             location = RecordLocation(filename, records.get_record_offset(), records.get_record_length())
             yield replace(response, location=location)
+
+
+def gzip_member_is_whole(fh, offset: int, length: int) -> bool:
+    """Whether the gzip member at ``offset`` ends as a gzip stream must: warcio reads a
+    member cut short (a crawl killed mid-write, a file copied in part) without a word."""
+    fh.seek(offset)
+    head = fh.read(2)
+    if head != b"\x1f\x8b":
+        return True  # an uncompressed record: its Content-Length was already honoured
+    fh.seek(offset)
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        decoder.decompress(fh.read(length))
+    except zlib.error:
+        return False
+    return decoder.eof
 
 
 def find_warc_file(directory: str | os.PathLike, filename: str) -> Path:

@@ -121,8 +121,10 @@ class SectionSpider(scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
 
     def _revalidate(self, url: str) -> scrapy.Request:
-        # A known article that answers 404/410 is gone: archived and marked, not an error.
-        return self._request(url, self.parse_article, meta={"handle_httpstatus_list": [404, 410]})
+        # Conditional when an earlier capture gave validators. A known article that
+        # answers 404/410 is gone: archived and marked, not an error.
+        return self._request(url, self.parse_article, headers=self.store.validators(url),
+                             meta={"handle_httpstatus_list": [304, 404, 410]})
 
     # Listing pages ----------------------------------------------------------------
 
