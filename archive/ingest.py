@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
@@ -169,6 +171,17 @@ def _page_of(response: ArchivedResponse, warc_dir, original: RecordLocation | No
     return read_response(warc_dir, original)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: end when the process that started it is gone. A crawl killed with
+    SIGKILL cannot shut its pool down, and idle workers would otherwise live on."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 class RecordReaders:
     """Worker processes for ``read_record``: decoding, parsing and extraction are the
     costly part of ingest and need nothing but the record, while SQLite takes one
@@ -176,7 +189,8 @@ class RecordReaders:
 
     def __init__(self, workers: int):
         # spawn, not fork: the caller may be a process with threads (Twisted's reactor).
-        self._executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._executor = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=_exit_with_parent, initargs=(os.getpid(),))
                           if workers > 0 else None)
 
     def submit(self, warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout,

@@ -238,6 +238,11 @@ def test_a_second_crawl_of_the_same_data_directory_is_refused(tmp_path):
     assert sqlite_utils.Database(data_dir / "archive.db")["crawls"].count == 1
 
 
+def children(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
 def records_in(path: Path) -> list[tuple[str, str]]:
     with open(path, "rb") as stream:
         return [(r.rec_type, r.rec_headers.get_header("WARC-Record-ID")) for r in ArchiveIterator(stream)]
@@ -250,8 +255,10 @@ def test_a_crawl_killed_with_sigkill_is_recovered_by_the_next(tmp_path, after_re
     with serve_site(site, hang_seconds=3) as server:
         killed = start_crawl(server, data_dir)
         wait_for(lambda: len(server.requests) >= after_requests or killed.poll() is not None)
+        workers = children(killed.pid)
         killed.send_signal(signal.SIGKILL)
         killed.wait()
+        wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in workers), timeout=10)  # none left behind
         left_open = list((data_dir / "warcs").glob(f"*{OPEN_SUFFIX}"))
         result = crawl(server, data_dir)
     assert result.returncode == 0, result.stdout + result.stderr
