@@ -25,6 +25,7 @@ from .warc import OPEN_SUFFIX, RecordLocation, gzip_member_is_whole
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".warc.open", ".warc.gz.open")
 _CHUNK = 1 << 16
+COMMIT_EVERY = 500  # captures per transaction: commits cost more than rows
 # How decoding problems start when bytes were lost (archive.warc.decode_content).
 DAMAGE = ("truncated", "corrupt", "unknown Content-Encoding", "body too large")
 
@@ -140,38 +141,42 @@ class Rebuild:
 
     def _ingest(self, records: Iterator[_Record]) -> None:
         pending: deque = deque()
-        for record in records:
-            self.report.records += 1
-            if self.store.has_capture(record.record_id):
-                continue
-            original = self._original(record) if record.revisit else None
-            future = self.readers.submit(record.path.parent, record.location, self.layout,
-                                         original[1] if original else None,
-                                         original_dir=original[0] if original else None)
-            pending.append((record, future))
-            if len(pending) >= self.in_flight:
-                self._store([pending.popleft() for _ in range(len(pending) // 2)])
-        self._store(list(pending))
-
-    def _store(self, batch: list) -> None:
-        with self.store.transaction():
-            for record, future in batch:
-                try:
-                    response, reading = future.result()
-                except Exception as exc:
-                    self.report.bad.append(BadInput(str(record.path), record.location.offset, f"unreadable: {exc!r}"))
+        try:
+            for record in records:
+                self.report.records += 1
+                if self.store.has_capture(record.record_id):
                     continue
-                result = store_capture(self.store, response, reading)
-                if result.capture_id is not None:
-                    self.report.ingested += 1
-                if crawl_id := response.warcinfo.get("crawl-id"):
-                    self.report.crawls.add(crawl_id)
-                for problem in reading.problems:
-                    entry = BadInput(str(record.path), record.location.offset, problem)
-                    # Lost bytes make bad input; a page that is merely odd (empty,
-                    # charset mislabelled but read right) is a note.
-                    (self.report.bad if problem.startswith(DAMAGE) or " invalid " in problem
-                     else self.report.notes).append(entry)
+                original = self._original(record) if record.revisit else None
+                future = self.readers.submit(record.path.parent, record.location, self.layout,
+                                             original[1] if original else None,
+                                             original_dir=original[0] if original else None)
+                pending.append((record, future))
+                while len(pending) >= self.in_flight or (pending and pending[0][1].done()):
+                    self._store(*pending.popleft())
+            while pending:
+                self._store(*pending.popleft())
+        finally:
+            self.store.db.conn.commit()
+
+    def _store(self, record: _Record, future) -> None:
+        try:
+            response, reading = future.result()
+        except Exception as exc:
+            self.report.bad.append(BadInput(str(record.path), record.location.offset, f"unreadable: {exc!r}"))
+            return
+        result = store_capture(self.store, response, reading)
+        if result.capture_id is not None:
+            self.report.ingested += 1
+            if self.report.ingested % COMMIT_EVERY == 0:
+                self.store.db.conn.commit()
+        if crawl_id := response.warcinfo.get("crawl-id"):
+            self.report.crawls.add(crawl_id)
+        for problem in reading.problems:
+            entry = BadInput(str(record.path), record.location.offset, problem)
+            # Lost bytes make bad input; a page that is merely odd (empty, charset
+            # mislabelled but read right) is a note.
+            (self.report.bad if problem.startswith(DAMAGE) or " invalid " in problem
+             else self.report.notes).append(entry)
 
     def _original(self, record: _Record) -> tuple[Path, RecordLocation] | None:
         """The response a revisit stands for: by WARC-Refers-To, else by URL and digest."""

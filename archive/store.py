@@ -177,7 +177,23 @@ class Store:
             for name, table in SCHEMA.items():
                 if table.fts and not db[f"{name}_fts"].exists():
                     db[name].enable_fts(table.fts, create_triggers=True, tokenize="porter")
+                if table.fts:
+                    self._narrow_fts_update_trigger(name, table.fts)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _narrow_fts_update_trigger(self, name: str, columns: tuple[str, ...]) -> None:
+        """sqlite-utils' update trigger re-indexes a row whatever column changed; ours
+        fires only when an indexed column does, so bookkeeping updates (last_seen,
+        version_count) do not re-index whole article texts."""
+        trigger = f"{name}_au"
+        sql = self.db.execute("select sql from sqlite_master where type = 'trigger' and name = ?",
+                              [trigger]).fetchone()
+        if sql is None or " UPDATE OF " in sql[0]:
+            return
+        body = sql[0][sql[0].index(" BEGIN"):]
+        quoted = ", ".join(f'"{column}"' for column in columns)
+        self.db.execute(f'DROP TRIGGER "{trigger}"')
+        self.db.execute(f'CREATE TRIGGER "{trigger}" AFTER UPDATE OF {quoted} ON "{name}"{body}')
 
     @contextmanager
     def transaction(self):
@@ -423,7 +439,9 @@ class Store:
 
     def _link_gone_captures(self, article_id: int, url: str) -> None:
         # A rebuild may meet the 404 before the article it concerns.
+        # (An IN over a union, not an OR: it keeps to the canonical_url index.)
         self.db.execute(
-            f"update captures set article_id = ? where article_id is null and status in {tuple(GONE_STATUSES)}"
-            " and (canonical_url = ? or canonical_url in (select url from aliases where target_url = ?))",
+            "update captures set article_id = ? where canonical_url in"
+            " (select ? union select url from aliases where target_url = ?)"
+            f" and article_id is null and status in {tuple(sorted(GONE_STATUSES))}",
             [article_id, url, url])

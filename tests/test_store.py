@@ -115,3 +115,23 @@ def test_pages_that_are_not_articles_are_captures_only(tmp_path, write_warc):
     assert store.db["articles"].count == 0
     rows = store.db.execute("select kind, status, problems from captures order by id").fetchall()
     assert rows == [("robots", 200, None), ("other", 200, "empty body"), ("other", 404, None)]
+
+
+def test_full_text_search_follows_the_latest_text(tmp_path, write_warc):
+    url = "http://127.0.0.1:9/2021/09/14/shrubs/"
+    before = TEXT[:-1] + ["The saxaul shrub binds the sand of the desert edge."]
+    after = TEXT[:-1] + ["The tamarisk shrub binds the sand of the desert edge."]
+    records = write_warc([html_exchange(url, page("Shrubs", before), at=minutes_ago(20)),
+                          html_exchange(url, page("Shrubs", after), at=minutes_ago(10)),
+                          html_exchange(url, page("Shrubs", after), at=minutes_ago(5))])
+    store = Store(tmp_path / "a.db")
+    for record in records:
+        ingest_response(store, record, GENERIC)
+
+    def hits(word):
+        return store.db.execute("select count(*) from articles_fts where articles_fts match ?", [word]).fetchone()[0]
+
+    assert (hits("tamarisk"), hits("saxaul")) == (1, 0)
+    assert store.db.execute("select version_count from articles").fetchone()[0] == 2
+    trigger = store.db.execute("select sql from sqlite_master where name = 'articles_au'").fetchone()[0]
+    assert 'UPDATE OF "title", "authors", "text"' in trigger
