@@ -306,3 +306,20 @@ def test_sigterm_stops_cleanly_and_marks_the_run_interrupted(tmp_path):
     db = sqlite_utils.Database(data_dir / "archive.db")
     assert [row["status"] for row in db["crawls"].rows] == ["interrupted"]
     assert not list((data_dir / "warcs").glob(f"*{OPEN_SUFFIX}"))
+
+
+def test_full_fetches_everything_again_and_max_pages_bounds_a_run(tmp_path):
+    site = DemoSite.build(n_articles=30, seed=10)
+    data_dir = tmp_path / "data"
+    with serve_site(site, hang_seconds=0.5) as server:
+        bounded = crawl(server, data_dir, "--max-pages", "5")
+        assert bounded.returncode == 0, bounded.stderr
+        assert len([e for e in server.requests if e.path != "/robots.txt"]) <= 5 + 16  # plus what was in flight
+        assert crawl(server, data_dir).returncode == 0
+        full = crawl(server, data_dir, "--full")
+        assert full.returncode == 0
+        listing_pages = {e.path for e in server.requests if e.path.startswith("/category/")}
+        assert len(listing_pages) == site.listing_pages
+        assert readable(site) <= {e.path for e in server.requests}
+    db = sqlite_utils.Database(data_dir / "archive.db")
+    assert [row["status"] for row in db["crawls"].rows_where(order_by="started")] == ["finished"] * 3
