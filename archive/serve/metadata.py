@@ -58,8 +58,8 @@ group by articles.id order by articles.last_changed desc""",
     "gone_articles": {
         "title": "Gone articles",
         "description": "Articles the site no longer serves; the archive still holds them.",
-        "sql": """select id as article, title, published, last_seen, url
-from articles where status = 'gone' order by last_seen desc""",
+        "sql": """select id as article, title, published, gone_since, last_seen, url
+from articles where status = 'gone' order by gone_since desc""",
     },
     "crawl_runs": {
         "title": "Crawl runs",
