@@ -215,5 +215,48 @@ def schedule(every, cron, jitter, max_runs, data_dir, crawl_args):
         click.echo("schedule stopped", err=True)
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The CDXJ file to write (default: standard output).")
+def index(paths, output):
+    """Write a CDXJ index of WARC files and directories of them, with cdxj-indexer.
+
+    One sorted line per response, revisit, resource or metadata record, the format
+    pywb and other replay tools read. A directory gives its closed .warc/.warc.gz
+    files; a file still .open is indexed only when named.
+    """
+    from archive.index import write_index
+
+    write_index(paths, output)
+    if output is not None:
+        with open(output, "rb") as fh:
+            click.echo(f"{output}: {sum(1 for _ in fh)} records indexed", err=True)
+
+
+@main.command()
+@click.option("--wacz", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The WACZ file to write, e.g. archive.wacz.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
+              show_default=True, help="The archive to export: DIR/warcs/*.warc.gz and DIR/archive.db.")
+def export(output, data_dir):
+    """Package the archive as WACZ, with py-wacz, for ReplayWeb.page or pywb.
+
+    The package holds the closed WARC files, their CDXJ index, and pages/pages.jsonl
+    listing every article (URL, title, date of its first capture, text). It is checked
+    with `wacz validate` before it is kept. Safe to run while a crawl writes.
+    """
+    from archive.export import ExportError, export_wacz
+
+    if not (data_dir / "archive.db").is_file():
+        raise click.BadParameter(f"no archive database in {data_dir}", param_hint="--data-dir")
+    try:
+        summary = export_wacz(data_dir, output)
+    except ExportError as exc:
+        click.echo(f"steppe: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"{summary.path}: {summary.warc_files} WARC files, {summary.pages} article pages")
+
+
 if __name__ == "__main__":
     main()
