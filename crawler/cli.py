@@ -5,12 +5,15 @@ This is the only module that may import both sides.
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from archive import __version__
+from archive.layouts import LAYOUTS
 from archive.lock import ArchiveLocked
 from crawler.runner import resolve_profile, run_crawl
 from crawler.settings import user_agent
@@ -148,6 +151,46 @@ def serve(data_dir, host, port):
                                  param_hint="--data-dir")
     click.echo(f"serving {data_dir / 'archive.db'} at http://{host}:{port}/ (Ctrl-C to stop)")
     serve_archive(data_dir, host, port)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Database to build, or to complete when it exists (nothing is added twice).")
+@click.option("--site", "layout", type=click.Choice(sorted(LAYOUTS)), default="zox-news", show_default=True,
+              help="How to find a page's own article: zox-news (the default site) or generic "
+                   "(trafilatura over the whole page, for WARCs of other sites).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=os.cpu_count() or 1, show_default=True,
+              help="Worker processes that read pages (0: in this process).")
+def rebuild(paths, db_path, layout, jobs):
+    """Build the database from WARC files alone: files (.warc, .warc.gz, a leftover
+    .open) or folders of them, from steppe or any other crawler, in any order.
+
+    Exit status: 0 every record was read; 1 some input was bad (each bad record or
+    file is listed with its offset, skipped, and the rest ingested); 2 bad usage.
+    """
+    from archive.rebuild import Rebuild, warc_files
+    from archive.store import Store
+
+    total = sum(path.stat().st_size for path in warc_files(paths))
+    store = Store(db_path)
+    with click.progressbar(length=total, label="rebuilding", file=sys.stderr,
+                           show_pos=False, show_eta=True, item_show_func=lambda _: None) as bar:
+        started = time.monotonic()
+
+        def progress(n: int) -> None:
+            bar.update(n)
+            bar.label = f"rebuilding {bar.pos / 2**20 / max(time.monotonic() - started, 1e-3):.1f} MB/s"
+
+        report = Rebuild(store, LAYOUTS[layout], jobs, progress).run(paths)
+    store.close()
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    for bad in report.bad:
+        click.echo(f"bad input: {bad}", err=True)
+    click.echo(f"{report.files} files, {report.records} records, {report.ingested} captures added to {db_path}"
+               f" in {time.monotonic() - started:.1f}s" + (f"; {len(report.bad)} bad" if report.bad else ""))
+    sys.exit(EXIT_FAILED if report.bad else EXIT_OK)
 
 
 @main.command()

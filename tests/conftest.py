@@ -95,3 +95,36 @@ def fixture_crawl(tmp_path_factory) -> FixtureCrawl:
                         "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1")
         requests = server.requests
     return FixtureCrawl(site, server.url, requests, result, data_dir)
+
+
+# Crawl options of tests that crawl a data directory more than once.
+RECRAWL_OPTIONS = ["--no-delay", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1", "-s", "STEPPE_REVALIDATE_DAYS=0"]
+
+
+@dataclass
+class CrawlHistory:
+    data_dir: Path
+    site: object  # the demo site as it stands after the last crawl
+
+
+@pytest.fixture(scope="session")
+def four_crawls(tmp_path_factory) -> CrawlHistory:
+    """One data directory crawled four times: a first crawl; everything fetched again
+    (robots.txt becomes an identical-payload revisit); the site's next epoch (new,
+    edited, renamed, removed articles); unchanged (the sitemap index answers 304)."""
+    from crawler.demo_site import DemoSite, serve_site
+
+    site = DemoSite.build(n_articles=24, seed=11)
+    data_dir = tmp_path_factory.mktemp("four-crawls") / "data"
+    with serve_site(site, hang_seconds=0.5) as server:
+        def crawl(*extra):
+            result = steppe("crawl", "--start-url", server.section_url, "--data-dir", str(data_dir),
+                            *RECRAWL_OPTIONS, *extra)
+            assert result.returncode == 0, result.stdout + result.stderr
+
+        crawl()
+        crawl("-s", "STEPPE_REVALIDATE_DAYS=100000")
+        server.site = site.next_epoch(new=2, edit=1, rename=1, remove=1)
+        crawl()
+        crawl()
+        return CrawlHistory(data_dir, server.site)

@@ -18,14 +18,14 @@ from archive.recover import close_open_file
 from archive.warc import OPEN_SUFFIX
 from crawler.demo_site import DemoSite, serve_site
 
-from conftest import steppe, warcio
+from conftest import RECRAWL_OPTIONS, steppe, warcio
 
 def readable(site: DemoSite) -> set[str]:
     """Paths of the articles a crawl can store when nothing times out."""
     return {a.path for a in site.articles if a.behaviour not in ("empty_body", "redirect_loop")}
 
 
-CRAWL_OPTIONS = ["--no-delay", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1", "-s", "STEPPE_REVALIDATE_DAYS=0"]
+CRAWL_OPTIONS = RECRAWL_OPTIONS
 
 
 def crawl(server, data_dir: Path, *extra: str) -> subprocess.CompletedProcess:

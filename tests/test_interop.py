@@ -31,11 +31,10 @@ import sqlite_utils
 from archive.extract import decode_html, read_page
 from archive.layouts import ZOX_NEWS
 from archive.warc import RecordLocation, read_response
-from crawler.demo_site import DemoSite, serve_site
+from crawler.demo_site import DemoSite
 
 from conftest import steppe
 
-CRAWL_OPTIONS = ["--no-delay", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1", "-s", "STEPPE_REVALIDATE_DAYS=0"]
 # pywb pins old packages (redis, werkzeug, gevent): it gets a virtual environment of its own.
 PYWB_REQUIREMENT = "pywb==2.10.0"
 
@@ -70,21 +69,8 @@ class Archive:
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory) -> Archive:
-    site = DemoSite.build(n_articles=24, seed=11)
-    data_dir = tmp_path_factory.mktemp("interop") / "data"
-    with serve_site(site, hang_seconds=0.5) as server:
-        def crawl(*extra):
-            result = steppe("crawl", "--start-url", server.section_url, "--data-dir", str(data_dir),
-                            *CRAWL_OPTIONS, *extra)
-            assert result.returncode == 0, result.stdout + result.stderr
-
-        crawl()
-        crawl("-s", "STEPPE_REVALIDATE_DAYS=100000")
-        server.site = site.next_epoch(new=2, edit=1, rename=1, remove=1)
-        crawl()
-        crawl()
-        return Archive(data_dir, server.site)
+def archive(four_crawls) -> Archive:
+    return Archive(four_crawls.data_dir, four_crawls.site)
 
 
 def ts14(warc_date: str) -> str:

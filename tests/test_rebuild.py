@@ -17,8 +17,6 @@ from crawler.demo_site import DemoSite, serve_site
 
 from conftest import steppe, warcio
 
-OPTIONS = ["--no-delay", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1", "-s", "STEPPE_REVALIDATE_DAYS=0"]
-
 # Rows compared between a live database and a rebuilt one: everything but row ids.
 STABLE = {
     "articles": "select url, title, authors, published, modified, section, tags, description, image, image_caption,"
@@ -41,21 +39,8 @@ def stable_rows(db_path: Path) -> dict[str, list]:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory) -> Path:
-    """The data directory of four crawls: first, everything revalidated, next epoch, unchanged."""
-    site = DemoSite.build(n_articles=30, seed=12)
-    data_dir = tmp_path_factory.mktemp("live") / "data"
-    with serve_site(site, hang_seconds=0.5) as server:
-        def crawl(*extra):
-            result = steppe("crawl", "--start-url", server.section_url, "--data-dir", str(data_dir), *OPTIONS, *extra)
-            assert result.returncode == 0, result.stderr
-
-        crawl()
-        crawl("-s", "STEPPE_REVALIDATE_DAYS=100000")
-        server.site = site.next_epoch(new=2, edit=1, rename=1, remove=1)
-        crawl()
-        crawl()
-    return data_dir
+def live(four_crawls) -> Path:
+    return four_crawls.data_dir
 
 
 def rebuild(*args) -> subprocess.CompletedProcess:
