@@ -129,10 +129,12 @@ class Rebuild:
         for path in files:
             self.directories[path.name.removesuffix(OPEN_SUFFIX)] = path.parent
         try:
-            # Responses first: a revisit needs the record it refers to stored before it.
-            self._ingest(record for path in files for record in scan(path, self.report.bad, self.progress)
-                         if not record.revisit)
-            self._ingest(record for path in files for record in scan(path, [], lambda n: None) if record.revisit)
+            with self.store.bulk_load():
+                # Responses first: a revisit needs the record it refers to stored before it.
+                self._ingest(record for path in files for record in scan(path, self.report.bad, self.progress)
+                             if not record.revisit)
+                self._ingest(record for path in files for record in scan(path, [], lambda n: None)
+                             if record.revisit)
         finally:
             self.readers.close()
         for crawl_id in sorted(self.report.crawls):

@@ -196,6 +196,29 @@ class Store:
         self.db.execute(f'CREATE TRIGGER "{trigger}" AFTER UPDATE OF {quoted} ON "{name}"{body}')
 
     @contextmanager
+    def bulk_load(self):
+        """Full-text indexing once at the end instead of row by row: for a rebuild,
+        which writes every article. Hold the data directory's lock: rows written by
+        anyone else meanwhile would miss the index until the next rebuild."""
+        tables = self._fts_tables()
+        triggers = self.db.execute("select name, sql from sqlite_master where type = 'trigger'"
+                                   f" and tbl_name in ({', '.join('?' for _ in tables)})", tables).fetchall()
+        for name, _ in triggers:
+            self.db.execute(f'DROP TRIGGER "{name}"')
+        try:
+            yield self
+        finally:
+            self.db.conn.commit()
+            for name in self._fts_tables():
+                self.db[name].rebuild_fts()
+            for _, sql in triggers:
+                self.db.execute(sql)
+            self.db.conn.commit()
+
+    def _fts_tables(self) -> list[str]:
+        return [name for name, table in SCHEMA.items() if table.fts]
+
+    @contextmanager
     def transaction(self):
         with self.db.conn:
             yield self.db

@@ -14,7 +14,7 @@ import click
 
 from archive import __version__
 from archive.layouts import LAYOUTS
-from archive.lock import ArchiveLocked
+from archive.lock import ArchiveLocked, hold
 from crawler.runner import resolve_profile, run_crawl
 from crawler.settings import user_agent
 
@@ -167,12 +167,18 @@ def rebuild(paths, db_path, layout, jobs):
     .open) or folders of them, from steppe or any other crawler, in any order.
 
     Exit status: 0 every record was read; 1 some input was bad (each bad record or
-    file is listed with its offset, skipped, and the rest ingested); 2 bad usage.
+    file is listed with its offset, skipped, and the rest ingested); 2 bad usage;
+    3 a crawl is writing to the database's folder.
     """
     from archive.rebuild import Rebuild, warc_files
     from archive.store import Store
 
     total = sum(path.stat().st_size for path in warc_files(paths))
+    try:
+        hold(db_path.resolve().parent)  # no crawl may write there meanwhile
+    except ArchiveLocked as exc:
+        click.echo(f"steppe: {exc}; not rebuilding", err=True)
+        sys.exit(EXIT_LOCKED)
     store = Store(db_path)
     with click.progressbar(length=total, label="rebuilding", file=sys.stderr,
                            show_pos=False, show_eta=True, item_show_func=lambda _: None) as bar:
