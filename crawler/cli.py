@@ -116,18 +116,26 @@ def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, over
 
 @main.command()
 @click.option("--articles", default=40, show_default=True, help="Articles on the demo site.")
+@click.option("--port", default=8123, show_default=True,
+              help="Port of the demo site on 127.0.0.1 (0: any free one). The same port on every run "
+                   "keeps the URLs, so that a second demo run is an incremental crawl.")
 @_crawl_options
-def demo(articles, data_dir, overrides, verbose):
+def demo(articles, port, data_dir, overrides, verbose):
     """Start the bundled demo site on 127.0.0.1 and crawl it (no delays).
 
     The demo site mimics the real section, broken pages included: a 503 with
     Retry-After, a slow page, a page that times out, a redirect loop, an empty page.
     """
-    from crawler.demo_site import DemoSite, serve_site
+    from crawler.demo_site import DemoServer, DemoSite
 
     settings = {"STEPPE_NO_DELAY": True, "DOWNLOAD_TIMEOUT": 3, "RETRY_TIMES": 1,
                 **_base_settings(overrides, verbose)}
-    with serve_site(DemoSite.build(n_articles=articles), hang_seconds=10) as server:
+    try:
+        server = DemoServer(DemoSite.build(n_articles=articles), port=port, hang_seconds=10)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); try --port 0",
+                                 param_hint="--port") from None
+    with server:
         click.echo(f"demo site at {server.url} ({articles} articles)")
         _run_and_report(data_dir, settings, start_url=server.section_url)
 
