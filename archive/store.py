@@ -56,7 +56,7 @@ SCHEMA: dict[str, Table] = {
             "id": (str, "Crawl id, also written in each WARC file's warcinfo record"),
             "started": (str, "When the run started (UTC)"),
             "finished": (str, "When the run ended (UTC), empty while it runs"),
-            "status": (str, "running, finished, failed or interrupted"),
+            "status": (str, "running, finished, failed, interrupted, or unknown for a run known only from its WARC files"),
             "start_url": (str, "Section listing the crawl started from"),
             "site": (str, "Site profile name"),
             "steppe_version": (str, "steppe version that ran the crawl"),

@@ -240,10 +240,10 @@ def status(data_dir, runs):
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.option("--every", metavar="INTERVAL", help="Run every INTERVAL: 30m, 6h, 1d.")
+@click.option("--every", metavar="INTERVAL", help="Run every INTERVAL from the start of the last run: 90s, 30m, 6h, 1d.")
 @click.option("--cron", metavar="EXPRESSION", help='Run at the times of a cron expression, e.g. "0 */6 * * *".')
 @click.option("--jitter", metavar="INTERVAL", default="5m", show_default=True,
-              help="Start each run up to this much later, at random, so that runs do not fall on the hour.")
+              help="Start each run up to this much later, at random, so that runs do not fall on the hour; 0: none.")
 @click.option("--max-runs", type=click.IntRange(min=1), metavar="N", help="Stop after N runs (default: never).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="Where the archive lives.")
@@ -255,15 +255,19 @@ def schedule(every, cron, jitter, max_runs, data_dir, crawl_args):
     `steppe schedule --every 6h --contact mailto:you@example.org`. A failed run is
     logged and the schedule goes on; a run that finds another crawl holding the data
     directory is skipped. `steppe status` shows the next run.
+
+    Exit status: 0 when stopped (Ctrl-C) or after --max-runs; 2 bad usage, crawl
+    options included.
     """
     import logging
 
     from crawler.schedule import Schedule, parse_every, run_forever
 
     try:
-        plan = Schedule(every=parse_every(every) if every else None, cron=cron, jitter=parse_every(jitter))
+        plan = Schedule(every=parse_every(every) if every else None, cron=cron, jitter=parse_every(jitter, zero=True))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    crawl.make_context("steppe crawl", [*crawl_args])  # bad crawl options: refused now, not at every run
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     click.echo(f"steppe schedule: {plan.describe()}, jitter up to {jitter}; Ctrl-C stops", err=True)
     try:

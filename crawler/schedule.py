@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import re
 import subprocess
@@ -26,12 +27,22 @@ _EVERY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_every(text: str) -> timedelta:
-    """``90s``, ``30m``, ``6h``, ``1d`` → a timedelta."""
+def parse_every(text: str, zero: bool = False) -> timedelta:
+    """``90s``, ``30m``, ``6h``, ``1d`` (and ``0`` where ``zero`` is allowed) → a timedelta."""
+    if zero and text.strip() in ("0", "0s", "0m", "0h", "0d"):
+        return timedelta(0)
     match = _EVERY.match(text)
     if not match or float(match[1]) <= 0:
-        raise ValueError(f"{text!r} is not an interval like 30m, 6h or 1d")
+        raise ValueError(f"{text!r} is not an interval like 90s, 30m, 6h or 1d")
     return timedelta(**{_UNITS[match[2]]: float(match[1])})
+
+
+def format_interval(interval: timedelta) -> str:
+    seconds = interval.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size:.0f}{unit}"
+    return f"{seconds:g}s"
 
 
 @dataclass(frozen=True)
@@ -59,11 +70,12 @@ class Schedule:
         return start + self.jitter * random.random()
 
     def describe(self) -> str:
-        return f"cron {self.cron!r}" if self.cron else f"every {self.every}"
+        return f"cron {self.cron!r}" if self.cron else f"every {format_interval(self.every)}"
 
 
 def write_state(data_dir: Path, schedule: Schedule, next_run: datetime, last: dict | None) -> None:
-    state = {"schedule": schedule.describe(), "next_run": next_run.isoformat(timespec="seconds"), "last_run": last}
+    state = {"schedule": schedule.describe(), "next_run": next_run.isoformat(timespec="seconds"), "last_run": last,
+             "pid": os.getpid()}
     path = Path(data_dir) / STATE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -72,10 +84,15 @@ def write_state(data_dir: Path, schedule: Schedule, next_run: datetime, last: di
 
 
 def read_state(data_dir: Path) -> dict | None:
+    """The running schedule's state; None when no ``steppe schedule`` runs any more."""
     try:
-        return json.loads((Path(data_dir) / STATE_FILE).read_text())
-    except (FileNotFoundError, ValueError):
+        state = json.loads((Path(data_dir) / STATE_FILE).read_text())
+        os.kill(state["pid"], 0)  # still there?
+    except (FileNotFoundError, ValueError, KeyError, ProcessLookupError):
         return None
+    except PermissionError:  # alive, run by another user
+        pass
+    return state
 
 
 def run_forever(schedule: Schedule, crawl_args: list[str], data_dir: Path, max_runs: int | None = None) -> None:
@@ -91,7 +108,8 @@ def run_forever(schedule: Schedule, crawl_args: list[str], data_dir: Path, max_r
         log.info("run %d %s after %.0fs", runs, outcome, (datetime.now(timezone.utc) - started).total_seconds())
         if max_runs is not None and runs >= max_runs:
             break
-        next_run = schedule.next_after(datetime.now(timezone.utc))
+        # From the start of the run just made: runs keep to the schedule however long they take.
+        next_run = max(schedule.next_after(started), datetime.now(timezone.utc))
         write_state(data_dir, schedule, next_run,
                     {"started": started.isoformat(timespec="seconds"), "outcome": outcome})
         log.info("next run at %s", next_run.astimezone().isoformat(timespec="seconds"))

@@ -79,27 +79,45 @@ def test_scrapy_crawl_from_the_repo_root_archives_the_section(tmp_path):
 
 
 def test_schedule_runs_crawls_and_status_reports_them(tmp_path):
+    import subprocess
+    import sys
+    import time
+
     from crawler.demo_site import DemoSite, serve_site
 
     data_dir = tmp_path / "data"
+    common = ["--data-dir", str(data_dir), "--no-delay", "-s", "DOWNLOAD_TIMEOUT=2"]
     with serve_site(DemoSite.build(n_articles=30, seed=4), hang_seconds=0.5) as server:
-        result = steppe("schedule", "--every", "1s", "--jitter", "1s", "--max-runs", "2", "--data-dir", str(data_dir),
-                        "--start-url", server.section_url, "--no-delay", "-s", "DOWNLOAD_TIMEOUT=2")
-    assert result.returncode == 0, result.stderr
-    assert "run 1 finished" in result.stderr and "run 2 finished" in result.stderr
-    assert "next run at" in result.stderr
-    status = steppe("status", "--data-dir", str(data_dir))
-    assert status.returncode == 0, status.stderr
-    lines = status.stdout.splitlines()
-    assert lines[0].startswith(f"archive {data_dir}: 28 articles (0 gone")
-    assert sum(" finished " in line for line in lines) == 2
-    assert "schedule: every 0:00:01, next run" in status.stdout
+        result = steppe("schedule", "--every", "1s", "--jitter", "0", "--max-runs", "2",
+                        "--start-url", server.section_url, *common)
+        assert result.returncode == 0, result.stderr
+        assert "run 1 finished" in result.stderr and "run 2 finished" in result.stderr
+        status = steppe("status", "--data-dir", str(data_dir))
+        assert status.returncode == 0, status.stderr
+        lines = status.stdout.splitlines()
+        assert lines[0].startswith(f"archive {data_dir}: 28 articles (0 gone")
+        assert sum(" finished " in line for line in lines) == 2
+        assert "schedule:" not in status.stdout  # that schedule has ended
+
+        waiting = subprocess.Popen([sys.executable, "-m", "crawler.cli", "schedule", "--every", "1h",
+                                    "--start-url", server.section_url, *common],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 120
+            while "schedule:" not in (status := steppe("status", "--data-dir", str(data_dir)).stdout):
+                assert time.monotonic() < deadline and waiting.poll() is None
+                time.sleep(0.5)
+            assert "schedule: every 1h, next run " in status
+        finally:
+            waiting.terminate()
+            waiting.wait(30)
 
 
 def test_schedule_refuses_a_bad_interval_or_cron(tmp_path):
     assert steppe("schedule", "--every", "soon", "--data-dir", str(tmp_path)).returncode == 2
     assert steppe("schedule", "--cron", "61 * * * *", "--data-dir", str(tmp_path)).returncode == 2
     assert steppe("schedule", "--every", "1h", "--cron", "0 * * * *", "--data-dir", str(tmp_path)).returncode == 2
+    assert steppe("schedule", "--every", "1h", "--bogus", "--data-dir", str(tmp_path)).returncode == 2
 
 
 def test_cron_schedules_give_the_next_time():

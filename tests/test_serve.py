@@ -128,6 +128,9 @@ def test_search_query_marks_matches_in_snippets(client, crawl):
     html = client.get(f"/archive/search?q={word}").text
     assert f"<mark>{word}</mark>" in html
     assert "\x02" not in html
+    # The query as a reader opens it, empty, or typed with a stray quote: no error.
+    for query in ("", "q=", 'q="unbalanced', "q=Kazakhstan%20OR"):
+        assert client.get(f"/archive/search?{query}").status_code == 200, query
 
 
 def test_articles_table_newest_first_with_facets_and_search(client, crawl):

@@ -70,12 +70,15 @@ from crawls order by started desc""",
     "search": {
         "title": "Search articles",
         "description": "Full-text search on title, authors and text, best matches first, with snippets.",
+        # Words are searched as typed (escape_fts: no FTS syntax errors from a stray
+        # quote), and an empty box matches nothing instead of failing.
         # \x02 and \x03 mark the matched words: they cannot occur in page text, and the
         # plugin turns them into <mark> after escaping the snippet.
         "sql": """select articles.id as article, articles.title, articles.published,
   snippet(articles_fts, 2, char(2), char(3), '…', 24) as snippet
 from articles_fts join articles on articles.rowid = articles_fts.rowid
-where articles_fts match :q order by rank limit 100""",
+where articles_fts match (case when trim(:q) = '' then '""' else escape_fts(:q) end)
+order by rank limit 100""",
     },
 }
 
