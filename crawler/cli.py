@@ -193,8 +193,9 @@ def rebuild(paths, db_path, layout, jobs):
         started = time.monotonic()
 
         def progress(n: int) -> None:
+            if sys.stderr.isatty():  # in a log, a changing label would print a line per update
+                bar.label = f"rebuilding {(bar.pos + n) / 2**20 / max(time.monotonic() - started, 1e-3):.1f} MB/s"
             bar.update(n)
-            bar.label = f"rebuilding {bar.pos / 2**20 / max(time.monotonic() - started, 1e-3):.1f} MB/s"
 
         report = Rebuild(store, LAYOUTS[layout], jobs, progress).run(paths)
     store.close()
