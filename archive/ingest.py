@@ -37,10 +37,6 @@ class IngestResult:
     article_gone: bool = False
     problems: list[str] = field(default_factory=list)
 
-    @property
-    def article_unchanged(self) -> bool:
-        return self.article_id is not None and not (self.article_new or self.text_changed or self.article_gone)
-
 
 def classify(url: str, layout: PageLayout) -> str:
     """What a URL is, from the URL alone: a rebuild must agree with the crawl."""
@@ -142,7 +138,11 @@ def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout
     ``warc_dir``."""
     if store.has_capture(response.record_id):
         return IngestResult(classify(canonical_url(response.url), layout))
-    original = store.capture_location(response.refers_to) if response.refers_to and warc_dir else None
+    original = None
+    if response.refers_to is not None and warc_dir:
+        original = store.revisited_location(
+            response.refers_to, response.warc_headers.get("WARC-Refers-To-Target-URI") or response.url,
+            response.payload_digest)
     reading = read_capture(_page_of(response, warc_dir, original), layout)
     with store.transaction():
         return store_capture(store, response, reading)

@@ -181,11 +181,8 @@ class Rebuild:
              else self.report.notes).append(entry)
 
     def _original(self, record: _Record) -> tuple[Path, RecordLocation] | None:
-        """The response a revisit stands for: by WARC-Refers-To, else by URL and digest."""
-        location = self.store.capture_location(record.refers_to) if record.refers_to else None
-        if location is None and record.target_uri and record.digest:
-            earlier = self.store.earlier_capture(record.target_uri, record.digest)
-            location = earlier.location if earlier else None
+        """The response a revisit stands for, and the folder of its file."""
+        location = self.store.revisited_location(record.refers_to, record.target_uri, record.digest)
         if location is None or location.filename not in self.directories:
             return None
         return self.directories[location.filename], location

@@ -316,10 +316,16 @@ class Store:
             return None
         return ResponseRef(row[0], row[1], row[2], row[3], RecordLocation(row[4], row[5], row[6]))
 
-    def capture_location(self, record_id: str) -> RecordLocation | None:
-        row = self.db.execute("select warc_filename, warc_offset, warc_length from captures where record_id = ?",
-                              [record_id]).fetchone()
-        return RecordLocation(*row) if row else None
+    def revisited_location(self, refers_to: str | None, url: str | None, digest: str | None) -> RecordLocation | None:
+        """Where the response a revisit record stands for is: by its WARC-Refers-To,
+        else (writers that leave it out) by target URL and payload digest."""
+        if refers_to:
+            row = self.db.execute("select warc_filename, warc_offset, warc_length from captures"
+                                  " where record_id = ?", [refers_to]).fetchone()
+            if row:
+                return RecordLocation(*row)
+        earlier = self.earlier_capture(url, digest) if url and digest else None
+        return earlier.location if earlier else None
 
     def has_capture(self, record_id: str) -> bool:
         return bool(self.db.execute("select 1 from captures where record_id = ?", [record_id]).fetchone())

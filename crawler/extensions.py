@@ -103,14 +103,8 @@ class ArchiveIngest:
             logger.error("%s: archived, but could not be read into the database: %r", url, exc)
             return
         stats.inc_value(f"steppe/captures/{result.kind}")
-        if result.article_new:
+        if result.article_new:  # for the progress line; the crawl's counts come from the store at the end
             stats.inc_value("steppe/articles_new")
-        if result.text_changed:
-            stats.inc_value("steppe/articles_changed")
-        if result.article_unchanged:
-            stats.inc_value("steppe/articles_unchanged")
-        if result.article_gone:
-            stats.inc_value("steppe/articles_gone")
         for problem in result.problems:
             logger.warning("%s: %s", url, problem)
 
