@@ -25,7 +25,7 @@ GONE_STATUSES = frozenset({404, 410})
 class Table:
     description: str
     columns: dict[str, tuple[type, str]]  # name → (type, description)
-    pk: str = "id"
+    pk: str | tuple[str, ...] = "id"
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
     unique: list[tuple[str, ...]] = field(default_factory=list)
     indexes: list[tuple[str, ...]] = field(default_factory=list)
@@ -138,6 +138,24 @@ SCHEMA: dict[str, Table] = {
         },
         pk="url",
         foreign_keys=[("capture_id", "captures", "id")],
+    ),
+    # Crawl state, not archive: what the WARC files do not hold yet. A rebuild starts it empty.
+    "frontier": Table(
+        "What the crawls owe the archive: URLs found and not yet archived, unfinished listing walks",
+        {
+            "section": (str, "Section listing URL the entry belongs to"),
+            "url": (str, "Canonical URL owed (kind article), or the section listing (kind walk)"),
+            "kind": (str, "article, or walk: a listing walk that did not reach its end"),
+            "state": (str, "owed (fetched by the next runs), or given_up with the permanent answer in last_error"),
+            "discovered": (str, "When it was first found (UTC); for a walk, when the unfinished walk began"),
+            "crawl_id": (str, "Crawl run that found it"),
+            "attempts": (int, "Runs in which fetching it failed for a transient reason"),
+            "last_attempt": (str, "When it last failed (UTC)"),
+            "last_error": (str, "Why it last failed, or the permanent answer that ended it"),
+            "wait_runs": (int, "Runs to skip before trying again: the backoff across runs"),
+        },
+        pk=("section", "url"),
+        indexes=[("state",)],
     ),
 }
 
@@ -288,12 +306,14 @@ class Store:
         return {url: modified or published for url, modified, published
                 in self.db.execute("select url, modified, published from articles where status = 'live'")}
 
-    def seen_article_urls(self) -> set[str]:
-        """Every article URL ever captured and answered: articles (gone ones included),
-        their former URLs, pages that never gave an article (empty, redirect loops)."""
-        query = ("select url from articles union select url from aliases union"
-                 " select canonical_url from captures where kind = 'article' and status < 500")
-        return {url for (url,) in self.db.execute(query)}
+    def seen_article_urls(self, before: str | None = None) -> set[str]:
+        """Every article URL captured and answered (before the WARC-Date ``before``, if
+        given): articles (gone ones included), their former URLs, pages that never gave
+        an article (empty, redirect loops)."""
+        query = ("select url from articles where first_seen < ?1 union select url from aliases where first_seen < ?1"
+                 " union select canonical_url from captures where kind = 'article' and status < 500"
+                 " and fetched_at < ?1")
+        return {url for (url,) in self.db.execute(query, [before or "9999"])}
 
     def validators(self, url: str) -> dict[str, str]:
         """Conditional request headers from the latest capture of ``url`` that gave any."""
