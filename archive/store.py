@@ -146,7 +146,8 @@ SCHEMA: dict[str, Table] = {
             "section": (str, "Section listing URL the entry belongs to"),
             "url": (str, "Canonical URL owed (kind article), or the section listing (kind walk)"),
             "kind": (str, "article, or walk: a listing walk that did not reach its end"),
-            "state": (str, "owed (fetched by the next runs), or given_up with the permanent answer in last_error"),
+            "state": (str, "owed (fetched by the next runs), given_up (the permanent answer in last_error),"
+                           " or elsewhere: in the sitemaps, not in the section's listing"),
             "discovered": (str, "When it was first found (UTC); for a walk, when the unfinished walk began"),
             "crawl_id": (str, "Crawl run that found it"),
             "attempts": (int, "Runs in which fetching it failed for a transient reason"),

@@ -236,9 +236,12 @@ def status(data_dir, runs):
                    f"  requests {run['requests'] or 0}, new {run['articles_new'] or 0},"
                    f" changed {run['articles_changed'] or 0}, unchanged {run['articles_unchanged'] or 0},"
                    f" gone {run['articles_gone'] or 0}, errors {run['errors'] or 0}")
-    owed, given_up = [], []
+    owed, given_up, elsewhere = [], [], 0
     for debt in debts(store):
-        (given_up if debt.state == "given_up" else owed).append(debt)
+        if debt.state == "elsewhere":
+            elsewhere += 1
+        else:
+            (given_up if debt.state == "given_up" else owed).append(debt)
     if owed:
         click.echo(f"owed ({len(owed)}): found and not archived yet, fetched by the next crawls")
         for debt in owed:
@@ -247,6 +250,8 @@ def status(data_dir, runs):
         click.echo(f"given up ({len(given_up)}): the site's answer was final" + (", latest:" if len(given_up) > runs else ":"))
         for debt in given_up[-runs:]:
             click.echo(f"  {debt.describe()}")
+    if elsewhere:
+        click.echo(f"elsewhere: {elsewhere} articles the sitemaps list and the section's listing does not")
     store.close()
     state = read_state(data_dir)
     if state:

@@ -92,11 +92,13 @@ class Frontier:
 
     # Articles --------------------------------------------------------------------
 
-    def articles(self, state: str) -> set[str]:
-        """Article URLs owed (not to be requested as new: they are due, or waiting out
-        their backoff), or given up."""
+    def articles(self, *states: str) -> set[str]:
+        """Article URLs in these states: owed (not to be requested as new: they are
+        due, or waiting out their backoff), given_up, elsewhere."""
+        marks = ", ".join("?" for _ in states)
         return {url for (url,) in self.db.execute(
-            "select url from frontier where section = ? and kind = 'article' and state = ?", [self.section, state])}
+            f"select url from frontier where section = ? and kind = 'article' and state in ({marks})",
+            [self.section, *states])}
 
     def owed_before(self, when: str) -> set[str]:
         """Article URLs owed or given up since before ``when``: found by an earlier walk."""
@@ -127,13 +129,14 @@ class Frontier:
             self._write("delete from frontier where section = ? and url = ? and kind = 'article'",
                         [(self.section, url) for url in urls])
 
-    def give_up(self, urls: list[str], reason: str) -> None:
-        """Articles not to be fetched, for a reason worth showing: never looked for again."""
+    def elsewhere(self, urls: list[str]) -> None:
+        """Articles the sitemaps list and the section's listing does not: other
+        sections' (or not listed at all), not looked for again."""
         if urls:
             now = now_stamp()
             self._write("insert or ignore into frontier (section, url, kind, state, discovered, crawl_id, attempts,"
-                        " last_attempt, last_error, wait_runs) values (?, ?, 'article', 'given_up', ?, ?, 0, ?, ?, 0)",
-                        [(self.section, url, now, self.crawl_id, now, reason) for url in urls])
+                        " wait_runs) values (?, ?, 'article', 'elsewhere', ?, ?, 0, 0)",
+                        [(self.section, url, now, self.crawl_id) for url in urls])
 
     def failed(self, url: str, reason: str, transient: bool) -> None:
         """A fetch of an owed article failed: try again in a later run, or give up."""

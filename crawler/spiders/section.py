@@ -17,12 +17,12 @@ import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
 from scrapy.exceptions import (CannotResolveHostError, DontCloseSpider, DownloadTimeoutError, IgnoreRequest,
                                UnsupportedURLSchemeError)
-from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
@@ -94,7 +94,7 @@ class SectionSpider(scrapy.Spider):
         self.started = time.monotonic()
         self.relisted = False
         self.incremental = False
-        self.robots: ProtegoRobotParser | None = None
+        self.robots = None  # the site's robots.txt rules, once Scrapy has read them
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -113,6 +113,7 @@ class SectionSpider(scrapy.Spider):
         spider.robots_agent = settings.get("USER_AGENT")
         spider.relist_after = settings.getfloat("STEPPE_RELIST_AFTER")
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         spider.margin = settings.getint("STEPPE_KNOWN_MARGIN")
         spider.revalidate_after = datetime.now(timezone.utc) - timedelta(days=settings.getfloat("STEPPE_REVALIDATE_DAYS"))
         return spider
@@ -130,7 +131,7 @@ class SectionSpider(scrapy.Spider):
         if not self.full:
             self.articles = self.store.article_index()
             self.known = answered | self.frontier.articles("owed")
-            self.given_up = self.frontier.articles("given_up")
+            self.given_up = self.frontier.articles("given_up", "elsewhere")
             self.settled = self.store.seen_article_urls(before=walk_began) | self.frontier.owed_before(walk_began)
         self.incremental = bool(answered)
         self.known.update(due)
@@ -144,12 +145,10 @@ class SectionSpider(scrapy.Spider):
         for url in self._open_archive():
             self.crawler.stats.inc_value("steppe/owed_fetched")
             yield self._article_request(url)
-        if not self.incremental:
-            yield self._listing_request(self.profile.section_url)
-            return
-        # robots.txt first: its rules tell which teasers are not ours to fetch (and so
-        # must not count as new), its Sitemap lines where the sitemaps are.
-        yield self._request(self.profile.robots_url, self.parse_robots)
+        if not self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            # Scrapy reads no robots.txt then: read it for its Sitemap lines.
+            yield self._request(self.profile.robots_url, self.parse_robots, meta={"handle_httpstatus_all": True})
+        yield self._listing_request(self.profile.section_url)
         for url, dated in self.articles.items():
             if (_parse_time(dated) or datetime.min.replace(tzinfo=timezone.utc)) >= self.revalidate_after:
                 self.crawler.stats.inc_value("steppe/revalidated/young")
@@ -255,11 +254,27 @@ class SectionSpider(scrapy.Spider):
 
     # Sitemaps: which known articles changed or went away -------------------------------
 
+    def robots_parsed(self, robotparser, request):
+        """Scrapy's robots.txt middleware has read the site's robots.txt (archived like
+        any response), before the first request to the site goes out: its rules tell
+        which teasers are not ours to fetch (and so must not count as new), its Sitemap
+        lines where the sitemaps are. A first crawl reads the sitemaps too: its walk
+        reads the whole listing, so the articles they name that it does not find are
+        other sections', given up once and for all."""
+        if urlsplit(request.url).netloc != urlsplit(self.profile.base_url).netloc:
+            return
+        self.robots = robotparser
+        sitemaps = getattr(getattr(robotparser, "rp", None), "sitemaps", ())  # Protego's, the default parser
+        for url in sitemaps:
+            for sitemap_request in self._sitemap_request(urljoin(self.profile.robots_url, url)):
+                self.crawler.engine.crawl(sitemap_request)
+
     def parse_robots(self, response):
-        self.robots = ProtegoRobotParser.from_crawler(self.crawler, response.body)
-        yield self._listing_request(self.profile.section_url)
-        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            yield from self._sitemap_request(url)
+        """robots.txt read by the spider itself, for its Sitemap lines: only where Scrapy
+        does not read it (ROBOTSTXT_OBEY off)."""
+        if response.status == 200:
+            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+                yield from self._sitemap_request(url)
 
     def _sitemap_request(self, url: str):
         self.sitemaps_pending += 1
@@ -313,7 +328,7 @@ class SectionSpider(scrapy.Spider):
                    and (self.robots is None or self.robots.allowed(url, self.robots_agent))}
         self.sitemap_unknown = {}  # looked at once per run
         self.looking_for = {url: day for url, day in missing.items() if day <= self.walk_reached}
-        self._give_up_looking({url for url in missing if url not in self.looking_for})
+        self._not_in_the_listing({url for url in missing if url not in self.looking_for})
         if not self.looking_for:
             return
         if not self.walk_next:  # the walk read the listing to its end
@@ -323,16 +338,18 @@ class SectionSpider(scrapy.Spider):
         for url in self.walk_next:
             yield self._listing_request(url, looking=True)
 
+    def _not_in_the_listing(self, urls) -> None:
+        self.crawler.stats.inc_value("steppe/sitemap_articles_elsewhere", len(urls))
+        self.frontier.elsewhere(sorted(urls))
+
     def _still_looking(self, end_of_listing: bool) -> bool:
         """After a listing page read while looking: is there anything left to look for?"""
         remaining = {url: day for url, day in self.looking_for.items() if url not in self.known}
         self.looking_for = {url: day for url, day in remaining.items()
                             if day <= self.walk_reached and not end_of_listing}
-        self._give_up_looking(remaining.keys() - self.looking_for.keys())
+        self._not_in_the_listing(remaining.keys() - self.looking_for.keys())
         return bool(self.looking_for)
 
-    def _give_up_looking(self, urls: set[str]) -> None:
-        self.frontier.give_up(sorted(urls), "in the sitemaps, not in the section's listing")
 
     # Failures ------------------------------------------------------------------------
 
