@@ -146,8 +146,8 @@ def _signature(a) -> tuple:
 
 
 def _teasers(root, base: str, url: str) -> list[str]:
-    here = listing_key(url)[0]
-    here_path = urlsplit(here).path
+    here = urlsplit(listing_key(url)[0])
+    here_params = set(parse_qsl(here.query, keep_blank_values=True))
     host = _host(url)
     groups: dict[tuple, list] = {}
     for a in root.iterfind(".//body//a[@href]"):
@@ -155,9 +155,12 @@ def _teasers(root, base: str, url: str) -> list[str]:
         if urlsplit(href).scheme not in ("http", "https") or _host(href) != host or _is_variant(href):
             continue
         target = canonical_url(href)
-        path = urlsplit(target).path
-        if path == here_path or path in ("", "/"):
-            continue   # this listing's own pages, filtered or sorted; the home page
+        parts = urlsplit(target)
+        if parts.path in ("", "/") and not parts.query:
+            continue   # the home page
+        if (parts.path == here.path and (here_params or parts.path not in ("", "/"))
+                and here_params <= set(parse_qsl(parts.query, keep_blank_values=True))):
+            continue   # this listing again, paged, filtered or sorted: it only adds parameters
         groups.setdefault(_signature(a), []).append((target, len(_link_text(a)), a))
     best, best_score = [], 0.0
     for order, links in enumerate(groups.values()):

@@ -30,6 +30,11 @@ def w3c(dt: datetime) -> str:
     return dt.isoformat(timespec="seconds")
 
 
+def paged(root: str, n: int) -> str:
+    """Page ``n`` of a listing numbered WordPress's and Ghost's way: ``root/page/N/``."""
+    return root if n == 1 else f"{root}page/{n}/"
+
+
 def urlset(locs: list[tuple[str, datetime | None]]) -> str:
     items = "".join(f"<url><loc>{attr(loc)}</loc>" + (f"<lastmod>{w3c(m)}</lastmod>" if m else "") + "</url>\n"
                     for loc, m in locs)

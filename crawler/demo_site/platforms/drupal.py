@@ -59,7 +59,7 @@ class Drupal10(Platform):
         y, m = self.news.months()[0]
         self.traps = {
             "date archive": f"/archive/{y:04d}{m:02d}",
-            "calendar": f"/calendar/{y:04d}-{m:02d}",
+            "calendar": f"/calendar/{y - (m == 1):04d}-{(m - 2) % 12 + 1:02d}",   # the month before
             "faceted filter": f"/news/{SECTION_SLUG}?f%5B0%5D=country%3A{slugify(first.tags[0])}",
             "sort link": f"/news/{SECTION_SLUG}?sort_by=title&sort_order=ASC",
             "tag archive": f"/topics/{slugify(first.tags[-1])}",

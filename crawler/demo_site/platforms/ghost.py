@@ -11,7 +11,7 @@ import json
 from datetime import timezone
 
 from ..content import slugify
-from .base import XML, Platform, attr, esc, sitemap_index, urlset
+from .base import XML, Platform, attr, esc, paged, sitemap_index, urlset
 from .newsroom import SECTION_SLUG, SECTIONS, Story, body_html, build_newsroom
 
 SITE = "The Steppe Letter"
@@ -44,11 +44,7 @@ class Ghost5(Platform):
         return f"/{s.slug}/"
 
     def listing_path(self, n: int, section: str = SECTION_SLUG) -> str:
-        return self.paged(f"/tag/{section}/", n)
-
-    @staticmethod
-    def paged(root: str, n: int) -> str:
-        return root if n == 1 else f"{root}page/{n}/"
+        return paged(f"/tag/{section}/", n)
 
     def routes(self):
         return [
@@ -99,10 +95,10 @@ class Ghost5(Platform):
                       f'<div class="post-card-excerpt">A collection of {len(items)} posts</div></div></div></section>\n')
         main = (f'<main id="site-main" class="site-main outer">\n<div class="inner posts">\n<div class="post-feed">\n{header}{cards}'
                 '</div>\n</div>\n</main>\n')
-        url = b + self.paged(root, n)
+        url = b + paged(root, n)
         head = (f'<link rel="canonical" href="{url}">\n'
-                + (f'<link rel="prev" href="{b}{self.paged(root, n - 1)}">\n' if n > 1 else "")
-                + (f'<link rel="next" href="{b}{self.paged(root, n + 1)}">\n' if n < pages else "")
+                + (f'<link rel="prev" href="{b}{paged(root, n - 1)}">\n' if n > 1 else "")
+                + (f'<link rel="next" href="{b}{paged(root, n + 1)}">\n' if n < pages else "")
                 + f'<meta property="og:type" content="website">\n<meta property="og:url" content="{url}">\n')
         title = (heading or SITE) + (f" (Page {n})" if n > 1 else "")
         return self._page(b, esc(title) if heading is None else f"{esc(title)} - {SITE}", head, main,
@@ -167,6 +163,9 @@ class Ghost5(Platform):
                 f'<span class="byline-reading-time"><span class="bull">&bull;</span> {max(1, len(s.text.split()) // 250)} min read</span>'
                 '</div></div></section></div>\n</header>\n'
                 f'<section class="gh-content gh-canvas">\n{body_html(s)}</section>\n'
+                '<footer class="article-tags gh-canvas">'
+                + "".join(f'<a href="{b}/tag/{slugify(t)}/" class="article-tag-link">#{esc(t)}</a> ' for t in s.tags)
+                + '</footer>\n'
                 f'<div class="share gh-canvas"><a href="https://twitter.com/intent/tweet?url={url}" class="share-twitter">Share on Twitter</a> '
                 f'<a href="{url}?ref=share" class="share-copy">Copy link</a></div>\n'
                 f'<section class="article-comments gh-canvas"><a href="{url}#ghost-comments-root">Discussion</a>'

@@ -10,8 +10,8 @@ import json
 from datetime import timedelta, timezone
 
 from ..content import slugify
-from .base import HTML, XML, Platform, attr, esc, urlset, w3c
-from .newsroom import SECTION_SLUG, SECTIONS, OTHER_SECTIONS, Story, body_html, build_newsroom
+from .base import XML, Platform, attr, esc, paged, sitemap_index, urlset, w3c
+from .newsroom import SECTION_SLUG, SECTIONS, Story, body_html, build_newsroom
 
 SITE = "Steppe Review"
 MONTH_ABBR = calendar.month_abbr
@@ -47,18 +47,15 @@ class WordPressBlockTheme(Platform):
         return f"/{p.year:04d}/{p.month:02d}/{p.day:02d}/{s.slug}/"
 
     def listing_path(self, n: int, section: str = SECTION_SLUG) -> str:
-        return self.paged(f"/category/{section}/", n)
-
-    @staticmethod
-    def paged(root: str, n: int) -> str:
-        return root if n == 1 else f"{root}page/{n}/"
+        return paged(f"/category/{section}/", n)
 
     def routes(self):
         return [
             (r"/robots\.txt", lambda b, m, q: self.text(
                 "User-agent: *\nDisallow: /wp-admin/\nDisallow: /members/\nAllow: /wp-admin/admin-ajax.php\n\n"
                 f"Sitemap: {b}/wp-sitemap.xml\n")),
-            (r"/wp-sitemap\.xml", lambda b, m, q: self.text(self._sitemap_index(b), XML)),
+            (r"/wp-sitemap\.xml", lambda b, m, q: self.text(sitemap_index(
+                [f"{b}/wp-sitemap-posts-post-1.xml", f"{b}/wp-sitemap-taxonomies-category-1.xml"]), XML)),
             (r"/wp-sitemap-posts-post-1\.xml", lambda b, m, q: self.text(
                 urlset([(b + self.article_path(s), s.modified) for s in self.news.stories]), XML)),
             (r"/wp-sitemap-taxonomies-category-1\.xml", lambda b, m, q: self.text(
@@ -73,10 +70,6 @@ class WordPressBlockTheme(Platform):
             (r"/about/", lambda b, m, q: self._page(b, "About", "", "<p>An independent review of Eurasia.</p>")),
             (r"/.*[^/]", self.add_slash),
         ]
-
-    def _sitemap_index(self, b: str) -> str:
-        from .base import sitemap_index
-        return sitemap_index([f"{b}/wp-sitemap-posts-post-1.xml", f"{b}/wp-sitemap-taxonomies-category-1.xml"])
 
     # ---- listings
     def _home(self, b, m, q):
@@ -122,14 +115,14 @@ class WordPressBlockTheme(Platform):
         cards = "".join(self._card(b, s) for s in self.page_of(items, n))
         nav = []
         if n > 1:
-            nav.append(f'<a href="{b}{self.paged(root, n - 1)}{suffix}" class="wp-block-query-pagination-previous">Previous Page</a>')
+            nav.append(f'<a href="{b}{paged(root, n - 1)}{suffix}" class="wp-block-query-pagination-previous">Previous Page</a>')
         if pages > 1:
             nums = "".join(f'<span aria-current="page" class="page-numbers current">{k}</span>' if k == n else
-                           f'<a class="page-numbers" href="{b}{self.paged(root, k)}{suffix}">{k}</a>'
+                           f'<a class="page-numbers" href="{b}{paged(root, k)}{suffix}">{k}</a>'
                            for k in range(1, pages + 1))
             nav.append(f'<div class="wp-block-query-pagination-numbers">{nums}</div>')
         if n < pages:
-            nav.append(f'<a href="{b}{self.paged(root, n + 1)}{suffix}" class="wp-block-query-pagination-next">Next Page</a>')
+            nav.append(f'<a href="{b}{paged(root, n + 1)}{suffix}" class="wp-block-query-pagination-next">Next Page</a>')
         filters = ""
         if facet:
             countries = sorted({s.tags[0] for s in items})
@@ -145,7 +138,7 @@ class WordPressBlockTheme(Platform):
                 + '</div>\n<div class="wp-block-group alignwide"><h2 class="wp-block-heading">Latest news</h2>'
                 f'<ul class="wp-block-latest-posts__list wp-block-latest-posts">{latest}</ul></div>\n')
         title = f"{heading.replace('<span>', '').replace('</span>', '')}" + (f" &#8211; Page {n}" if n > 1 else "")
-        head = f'<link rel="canonical" href="{b}{self.paged(root, n)}{suffix}" />\n'
+        head = f'<link rel="canonical" href="{b}{paged(root, n)}{suffix}" />\n'
         return self._page(b, title, head, main, body_class)
 
     def _card(self, b: str, s: Story) -> str:
