@@ -26,8 +26,9 @@ import lxml.html
 from archive.urls import canonical_url
 
 # Query parameters that number the pages of a listing (WordPress ?paged=N, Drupal
-# and many others ?page=N, some CMSs ?pg=N).
-PAGE_PARAMS = frozenset({"page", "paged", "pg", "pagenum", "page_num"})
+# and many others ?page=N, some CMSs ?pg=N) or count the items before it (Joomla's
+# ?start=N and ?limitstart=N): either way a next page has a greater number.
+PAGE_PARAMS = frozenset({"page", "paged", "pg", "pagenum", "page_num", "start", "limitstart"})
 _PAGE_PATH = re.compile(r"^(?P<root>.*/)page/(?P<n>\d+)/?$")
 # What a "next page" link says, in the languages news sites are written in; the
 # strict URL check below decides, so a generous match costs nothing.
@@ -73,7 +74,7 @@ def next_page(html: str | bytes, url: str) -> str | None:
 
 
 def listing_key(url: str) -> tuple[str, int | None]:
-    """(the listing's URL without its page number, the page number or None)."""
+    """(the listing's URL without its page number, the page number, offset or None)."""
     parts = urlsplit(canonical_url(url))
     path, page = parts.path, None
     m = _PAGE_PATH.match(path)
@@ -149,7 +150,7 @@ def _teasers(root, base: str, url: str) -> list[str]:
     here = urlsplit(listing_key(url)[0])
     here_params = set(parse_qsl(here.query, keep_blank_values=True))
     host = _host(url)
-    groups: dict[tuple, list] = {}
+    links: dict = {}   # element -> (canonical target, link text length), in page order
     for a in root.iterfind(".//body//a[@href]"):
         href = urljoin(base, a.get("href", "").strip())
         if urlsplit(href).scheme not in ("http", "https") or _host(href) != host or _is_variant(href):
@@ -161,18 +162,52 @@ def _teasers(root, base: str, url: str) -> list[str]:
         if (parts.path == here.path and (here_params or parts.path not in ("", "/"))
                 and here_params <= set(parse_qsl(parts.query, keep_blank_values=True))):
             continue   # this listing again, paged, filtered or sorted: it only adds parameters
-        groups.setdefault(_signature(a), []).append((target, len(_link_text(a)), a))
+        links[a] = (target, len(_link_text(a)))
+    groups: dict[tuple, list] = {}
+    for a in links:
+        groups.setdefault(_signature(a), []).append(a)
     best, best_score = [], 0.0
-    for order, links in enumerate(groups.values()):
+    for order, group in enumerate(groups.values()):
         targets: dict[str, int] = {}
-        for target, length, _ in links:
+        for a in group:
+            target, length = links[a]
             targets[target] = max(targets.get(target, 0), length)
         text = sum(targets.values()) / len(targets)
-        score = (len(targets) * min(1.0, text / 40) ** 2 * (len(targets) / len(links))
-                 * _weight(links[0][2]) * (1 - order * 1e-6))   # ties: the earlier block
+        score = (len(targets) * min(1.0, text / 40) ** 2 * (len(targets) / len(group))
+                 * _weight(group[0]) * (1 - order * 1e-6))   # ties: the earlier block
         if score > best_score:
-            best, best_score = list(targets), score
-    return best
+            best, best_score = group, score
+    return _with_odd_siblings(best, links)
+
+
+def _with_odd_siblings(group: list, links: dict) -> list[str]:
+    """The group's targets, plus those of teasers marked up differently in the same
+    list (a lead story with a bigger heading, a sticky post): siblings of the group's
+    items, of the same element, whose longest link reads like the group's titles."""
+    targets = list(dict.fromkeys(links[a][0] for a in group))
+    if len(targets) < 2:
+        return targets
+    chains = [list(reversed(list(a.iterancestors()))) for a in group]
+    depth = 0
+    while all(len(c) > depth + 1 for c in chains) and len({id(c[depth]) for c in chains}) == 1:
+        depth += 1
+    container = chains[0][depth - 1] if depth else None
+    items = {c[depth] for c in chains}
+    if container is None or len(items) < 2 or len({el.tag for el in items}) != 1:
+        return targets
+    item_tag = next(iter(items)).tag
+    shortest = min(links[a][1] for a in group)
+    out: list[str] = []
+    for child in container:
+        if child in items:
+            out += [links[a][0] for a in group if child in a.iterancestors()]
+        elif child.tag == item_tag and not _BOILERPLATE_NAME.search(f'{child.get("class", "")} {child.get("id", "")}'):
+            own = [a for a in child.iter("a") if a in links]
+            if own:
+                title = max(own, key=lambda a: links[a][1])
+                if links[title][1] >= max(20, shortest * 0.5):
+                    out.append(links[title][0])
+    return list(dict.fromkeys(out))
 
 
 def _next_page(root, base: str, url: str) -> str | None:

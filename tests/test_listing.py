@@ -157,3 +157,34 @@ def test_listing_key_and_the_same_section_rule():
     assert not is_section_listing("https://s.example/archive/202109", section)
     assert is_section_listing("https://s.example/tag/asia/page/2/", "https://s.example/tag/asia/")
     assert not is_section_listing("https://s.example/tag/asia/page/2/", "https://s.example/tag/europe/")
+
+
+def test_a_lead_story_marked_up_differently_is_still_a_teaser_and_the_newsletter_box_is_not():
+    def story(k: int, tag: str = "h3", extra: str = "") -> str:
+        return (f'<div class="story{extra}"><{tag} class="story__headline"><a href="/world/asia/story-{k}">'
+                f"Headline number {k} long enough to be a title</a></{tag}><p>Summary.</p>"
+                f'<a class="story__section" href="/world/asia/">Asia</a></div>')
+    html = ('<html><body><header><a href="/world/">World</a></header><main><div class="feed">'
+            + story(0, "h1", " story--lead") + "".join(story(k) for k in range(1, 7))
+            + '<div class="newsletter-box"><a href="/newsletters/daily">Sign up for the daily briefing newsletter today</a></div>'
+            + '</div></main><aside><a href="/world/europe/x">A popular story from another section of the site</a></aside>'
+            "</body></html>")
+    assert teaser_links(html, "https://paper.example/world/asia/") == [
+        f"https://paper.example/world/asia/story-{k}" for k in range(7)]
+
+
+def test_an_offset_pager_like_joomlas():
+    html = ('<html><body><main>'
+            + "".join(f'<div class="blog-item"><h2 class="item-title"><a href="/news/asia/{k}-a-story-title-of-some-length">'
+                      f"A story title of some length, number {k}</a></h2></div>" for k in range(11, 21))
+            + '<nav class="pagination__wrapper" aria-label="Pagination"><ul class="pagination">'
+              '<li class="page-item"><a aria-label="Go to start page" href="/news/asia" class="page-link">Start</a></li>'
+              '<li class="page-item"><a aria-label="Go to previous page" href="/news/asia" class="page-link">Prev</a></li>'
+              '<li class="active page-item"><a aria-current="true" href="#" class="page-link">2</a></li>'
+              '<li class="page-item"><a aria-label="Go to page 3" href="/news/asia?start=20" class="page-link">3</a></li>'
+              '<li class="page-item"><a aria-label="Go to next page" href="/news/asia?start=20" class="page-link">Next</a></li>'
+              '<li class="page-item"><a aria-label="Go to end page" href="/news/asia?start=40" class="page-link">End</a></li>'
+              "</ul></nav></main></body></html>")
+    listing = read_listing(html, "https://agency.example/news/asia?start=10")
+    assert len(listing.teasers) == 10 and listing.teasers[0].endswith("/news/asia/11-a-story-title-of-some-length")
+    assert listing.next_page == "https://agency.example/news/asia?start=20"
