@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
+import lxml.etree
 import lxml.html
 
 from archive.urls import canonical_url
@@ -97,7 +98,12 @@ def is_section_listing(url: str, section_url: str) -> bool:
 # --------------------------------------------------------------------------- internals
 
 def _parse(html: str | bytes, url: str):
-    root = lxml.html.document_fromstring(html)
+    try:
+        root = lxml.html.document_fromstring(html)
+    except ValueError:   # a str with an XML encoding declaration: let lxml read the bytes
+        root = lxml.html.document_fromstring(html.encode("utf-8"))
+    except lxml.etree.ParserError:   # an empty page lists nothing
+        root = lxml.html.document_fromstring("<html><body></body></html>")
     base = root.xpath("string(//head/base/@href)").strip()
     return root, urljoin(url, base) if base else url
 
@@ -121,20 +127,19 @@ def _link_text(a) -> str:
 
 def _weight(a) -> float:
     """How much a link's place in the page says "this is the page's own content"."""
-    weight = 1.0
+    named_aside = in_main = False
     for el in a.iterancestors():
         tag = el.tag if isinstance(el.tag, str) else ""
         if tag in ("body", "html"):
             break
-        if (tag in _BOILERPLATE_TAGS or el.get("role", "").lower() in _BOILERPLATE_ROLES
+        role = el.get("role", "").lower()
+        if (tag in _BOILERPLATE_TAGS or role in _BOILERPLATE_ROLES
                 # a page's header and footer, not an article's
                 or (tag in ("header", "footer") and not any(x.tag in _SECTIONING for x in el.iterancestors()))):
             return 0.05
-        if _BOILERPLATE_NAME.search(f'{el.get("class", "")} {el.get("id", "")}'):
-            weight = 0.15
-        if tag == "main" or el.get("role", "").lower() == "main":
-            weight *= 2
-    return weight
+        named_aside = named_aside or bool(_BOILERPLATE_NAME.search(f'{el.get("class", "")} {el.get("id", "")}'))
+        in_main = in_main or tag == "main" or role == "main"
+    return (0.15 if named_aside else 1.0) * (2.0 if in_main else 1.0)
 
 
 def _signature(a) -> tuple:

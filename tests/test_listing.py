@@ -188,3 +188,9 @@ def test_an_offset_pager_like_joomlas():
     listing = read_listing(html, "https://agency.example/news/asia?start=10")
     assert len(listing.teasers) == 10 and listing.teasers[0].endswith("/news/asia/11-a-story-title-of-some-length")
     assert listing.next_page == "https://agency.example/news/asia?start=20"
+
+
+def test_an_empty_page_lists_nothing():
+    assert read_listing(b"", "https://s.example/news/asia") == read_listing(b"  \n", "https://s.example/news/asia")
+    assert read_listing(b"", "https://s.example/news/asia").teasers == []
+    assert read_listing(b"", "https://s.example/news/asia").next_page is None

@@ -97,6 +97,10 @@ class Platform:
     def listing_teaser_urls(self, base: str, n: int) -> list[str]:
         return [base + self.article_path(s) for s in self.page_of(self.section_stories, n)]
 
+    def off_section_urls(self, base: str) -> list[str]:
+        """Articles the site serves that the section does not list: never rows of it."""
+        return [base + self.article_path(s) for s in self.news.stories if SECTION_SLUG not in s.sections]
+
     def truth(self, base: str) -> list[TruthArticle]:
         return [TruthArticle(base + self.article_path(s), s.title, tuple(s.authors), s.published, s.modified,
                              s.text, tuple(SECTIONS[x] for x in s.sections)) for s in self.section_stories]

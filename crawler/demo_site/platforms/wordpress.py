@@ -1,6 +1,6 @@
 """A WordPress site on the Twenty Twenty-Four block theme: query-loop listings
-(``/category/x/page/N/``), ``?p=N`` shortlinks, Yoast-like head (JSON-LD naming the
-first author only), Co-Authors Plus bylines, Jetpack share buttons inside the
+(``/category/x/page/N/``), ``?p=N`` shortlinks, Yoast-like head (JSON-LD and
+meta author naming the first author only), Co-Authors Plus bylines naming all, Jetpack share buttons inside the
 content, a calendar, monthly archives, a tag cloud, a "Latest news" block in the
 main column and a country filter that adds a query parameter."""
 from __future__ import annotations
@@ -230,7 +230,7 @@ class WordPressBlockTheme(Platform):
                 f'<meta property="og:site_name" content="{SITE}" />\n{cats}'
                 f'<meta property="article:published_time" content="{w3c(s.published)}" />\n'
                 f'<meta property="article:modified_time" content="{w3c(s.modified)}" />\n'
-                f'<meta name="author" content="{attr(", ".join(s.authors))}" />\n'
+                f'<meta name="author" content="{attr(first)}" />\n'
                 '<script type="application/ld+json" class="yoast-schema-graph">'
                 + json.dumps({"@context": "https://schema.org", "@graph": graph}) + "</script>\n"
                 f"<link rel='shortlink' href='{b}/?p={s.id}' />\n<link rel=\"amphtml\" href=\"{url}?amp=1\" />\n")
