@@ -27,9 +27,10 @@ import lxml.html
 from archive.urls import canonical_url
 
 # Query parameters that number the pages of a listing (WordPress ?paged=N, Drupal
-# and many others ?page=N, some CMSs ?pg=N) or count the items before it (Joomla's
-# ?start=N and ?limitstart=N): either way a next page has a greater number.
-PAGE_PARAMS = frozenset({"page", "paged", "pg", "pagenum", "page_num", "start", "limitstart"})
+# and many others ?page=N, 1C-Bitrix ?PAGEN_1=N, some CMSs ?pg=N) or count the items
+# before it (Joomla's ?start=N and ?limitstart=N): either way a next page has a
+# greater number.
+_PAGE_PARAM = re.compile(r"page|paged|pg|pagenum|page_?num(ber)?|pageindex|pagen_\d+|start|limitstart", re.IGNORECASE)
 _PAGE_PATH = re.compile(r"^(?P<root>.*/)page/(?P<n>\d+)/?$")
 # What a "next page" link says, in the languages news sites are written in; the
 # strict URL check below decides, so a generous match costs nothing.
@@ -83,7 +84,7 @@ def listing_key(url: str) -> tuple[str, int | None]:
         path, page = m["root"], int(m["n"])
     rest = []
     for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if k.lower() in PAGE_PARAMS and v.isdigit() and page is None:
+        if _PAGE_PARAM.fullmatch(k) and v.isdigit() and page is None:
             page = int(v)
         else:
             rest.append((k, v))

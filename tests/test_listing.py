@@ -149,6 +149,9 @@ def test_listing_key_and_the_same_section_rule():
     assert listing_key("https://s.example/category/asia/page/3/") == ("https://s.example/category/asia/", 3)
     assert listing_key("https://s.example/news/asia?page=0&utm_source=x") == ("https://s.example/news/asia", 0)
     assert listing_key("https://s.example/?cat=4&paged=2") == ("https://s.example/?cat=4", 2)
+    assert listing_key("https://s.example/news/asia/?PAGEN_1=3") == ("https://s.example/news/asia/", 3)
+    assert listing_key("https://s.example/news/asia/?start=20") == ("https://s.example/news/asia/", 20)
+    assert listing_key("https://s.example/news/asia/?startdate=2021") == ("https://s.example/news/asia/?startdate=2021", None)
     section = "https://s.example/news/asia"
     assert is_section_listing("https://s.example/news/asia?page=7", section)
     assert is_section_listing("https://s.example/news/asia#top", section)
