@@ -32,6 +32,9 @@ class Ghost5(Platform):
         y, m = self.news.months()[0]
         self.traps = {
             "date archive": f"/archive/{y:04d}/{m:02d}/",
+            "calendar": "/archive/{:04d}/{:02d}/".format(*self.news.months()[1]),   # the month before
+            "faceted filter": f"/tag/{SECTION_SLUG}/?sort=popular",
+            "print view": self.article_path(first) + "?print=1",
             "tag archive": f"/tag/{slugify(first.tags[-1])}/",
             "author archive": f"/author/{slugify(first.authors[0])}/",
             "amp twin": self.article_path(first) + "amp/",
@@ -93,7 +96,18 @@ class Ghost5(Platform):
             header = ('<section class="post-card post-card-large"><div class="post-card-content"><div class="post-card-content-link">'
                       f'<header class="post-card-header"><h2 class="post-card-title">{esc(heading)}</h2></header>'
                       f'<div class="post-card-excerpt">A collection of {len(items)} posts</div></div></div></section>\n')
-        main = (f'<main id="site-main" class="site-main outer">\n<div class="inner posts">\n<div class="post-feed">\n{header}{cards}'
+        tools = ""
+        if root.startswith("/tag/"):   # the theme's sort switch: Ghost serves any query string
+            tools = (f'<div class="feed-sort">Sort: <a href="{b}{root}?sort=latest">Latest</a> · '
+                     f'<a href="{b}{root}?sort=popular">Popular</a></div>\n')
+        elif root.startswith("/archive/"):   # month to month, back in time and forth
+            months = self.news.months()
+            i = months.index(tuple(int(x) for x in root.strip("/").split("/")[1:]))
+            tools = ('<nav class="archive-months">'
+                     + (f'<a href="{b}/archive/{months[i + 1][0]:04d}/{months[i + 1][1]:02d}/">← Earlier</a> ' if i + 1 < len(months) else "")
+                     + (f'<a href="{b}/archive/{months[i - 1][0]:04d}/{months[i - 1][1]:02d}/">Later →</a>' if i else "")
+                     + "</nav>\n")
+        main = (f'<main id="site-main" class="site-main outer">\n<div class="inner posts">\n{tools}<div class="post-feed">\n{header}{cards}'
                 '</div>\n</div>\n</main>\n')
         url = b + paged(root, n)
         head = (f'<link rel="canonical" href="{url}">\n'
@@ -167,7 +181,8 @@ class Ghost5(Platform):
                 + "".join(f'<a href="{b}/tag/{slugify(t)}/" class="article-tag-link">#{esc(t)}</a> ' for t in s.tags)
                 + '</footer>\n'
                 f'<div class="share gh-canvas"><a href="https://twitter.com/intent/tweet?url={url}" class="share-twitter">Share on Twitter</a> '
-                f'<a href="{url}?ref=share" class="share-copy">Copy link</a></div>\n'
+                f'<a href="{url}?ref=share" class="share-copy">Copy link</a> '
+                f'<a href="{url}?print=1" class="share-print">Print</a></div>\n'
                 f'<section class="article-comments gh-canvas"><a href="{url}#ghost-comments-root">Discussion</a>'
                 f'<div id="ghost-comments-root"></div></section>\n</article>\n</main>\n'
                 '<aside class="read-more-wrap outer"><div class="read-more inner">\n'
