@@ -8,7 +8,8 @@ classes); each group is scored by how many distinct pages it links to, how long
 its link texts are (titles, not "Kazakhstan" or "Reply"), how rarely it repeats a
 target (author and category links repeat) and where it sits: navigation, sidebars,
 page headers and footers, and blocks named like widgets ("latest", "related",
-"most read" …) count for little, <main> counts double. The best group wins.
+"most read" …) count for little, <main> counts double. The best group wins,
+unless the caller knows where a site's teasers sit (``shape``, from an earlier page).
 
 Pagination: a next page must be the same listing as the current page, its URL
 differing only by the page number (``/page/N/``, ``?page=N``, ``?paged=N`` …), and
@@ -56,17 +57,22 @@ _ACTION_PARAMS = frozenset({"print", "share", "replytocom", "action"})
 class Listing:
     teasers: list[str]          # canonical article URLs, in page order
     next_page: str | None       # canonical URL of the next page of this listing
+    # Where the teasers' links sit (tag path and classes; strings, JSON-able). Pages
+    # of one site share it: pass it back for its other listing pages, so that a last
+    # page with one teaser is read like the first, whatever its sidebar holds.
+    shape: tuple[str, ...] | None
 
 
-def read_listing(html: str | bytes, url: str) -> Listing:
+def read_listing(html: str | bytes, url: str, shape: tuple[str, ...] | None = None) -> Listing:
     root, base = _parse(html, url)
-    return Listing(_teasers(root, base, url), _next_page(root, base, url))
+    teasers, found = _teasers(root, base, url, shape)
+    return Listing(teasers, _next_page(root, base, url), found)
 
 
-def teaser_links(html: str | bytes, url: str) -> list[str]:
+def teaser_links(html: str | bytes, url: str, shape: tuple[str, ...] | None = None) -> list[str]:
     """The canonical URLs of the articles this listing page lists, in page order."""
     root, base = _parse(html, url)
-    return _teasers(root, base, url)
+    return _teasers(root, base, url, shape)[0]
 
 
 def next_page(html: str | bytes, url: str) -> str | None:
@@ -143,16 +149,16 @@ def _weight(a) -> float:
     return (0.15 if named_aside else 1.0) * (2.0 if in_main else 1.0)
 
 
-def _signature(a) -> tuple:
+def _signature(a) -> tuple[str, ...]:
     path = []
     for el in a.iterancestors():
         ident = el.get("id", "")
         path.append(el.tag if not ident or re.search(r"\d", ident) else f"{el.tag}#{ident}")
     own = tuple(sorted(c for c in a.get("class", "").split() if not re.search(r"\d", c)))
-    return tuple(reversed(path)) + own
+    return tuple(str(x) for x in reversed(path)) + own
 
 
-def _teasers(root, base: str, url: str) -> list[str]:
+def _teasers(root, base: str, url: str, shape: tuple | None) -> tuple[list[str], tuple | None]:
     here = urlsplit(listing_key(url)[0])
     here_params = set(parse_qsl(here.query, keep_blank_values=True))
     host = _host(url)
@@ -172,8 +178,10 @@ def _teasers(root, base: str, url: str) -> list[str]:
     groups: dict[tuple, list] = {}
     for a in links:
         groups.setdefault(_signature(a), []).append(a)
-    best, best_score = [], 0.0
-    for order, group in enumerate(groups.values()):
+    if shape is not None and tuple(shape) in groups:
+        return _with_odd_siblings(groups[tuple(shape)], links), tuple(shape)
+    best, best_shape, best_score = [], None, 0.0
+    for order, (signature, group) in enumerate(groups.items()):
         targets: dict[str, int] = {}
         for a in group:
             target, length = links[a]
@@ -182,8 +190,8 @@ def _teasers(root, base: str, url: str) -> list[str]:
         score = (len(targets) * min(1.0, text / 40) ** 2 * (len(targets) / len(group))
                  * _weight(group[0]) * (1 - order * 1e-6))   # ties: the earlier block
         if score > best_score:
-            best, best_score = group, score
-    return _with_odd_siblings(best, links)
+            best, best_shape, best_score = group, signature, score
+    return _with_odd_siblings(best, links), best_shape
 
 
 def _with_odd_siblings(group: list, links: dict) -> list[str]:

@@ -51,6 +51,14 @@ def test_following_next_from_page_one_visits_every_listing_page_and_nothing_else
         canonical_url(t.url) for t in platform.truth(BASE)}
 
 
+def test_listings_of_the_other_sections_too(platform):
+    for section in ("europe", "middle-east", "economy"):
+        url = BASE + platform.listing_path(1, section)
+        truth = [canonical_url(BASE + platform.article_path(s))
+                 for s in platform.page_of(platform.news.in_section(section), 1)]
+        assert teaser_links(render(platform, url), url) == truth, section
+
+
 def test_trap_pages_lead_nowhere_outside_themselves(platform):
     """A calendar's "Next ›", a facet's pager: never a page of the section listing."""
     section = platform.listing_urls(BASE)[0]
@@ -85,6 +93,23 @@ def test_zox_news_demo_listing_pages(zox):
         assert listing.teasers == truth
         url = listing.next_page
     assert len(visited) == site.listing_pages == 4
+
+
+def test_zox_news_tag_and_author_listings_read_with_the_sections_shape(zox):
+    site, server = zox
+    from crawler.demo_site import PER_PAGE, slugify
+    section = server.url + "/category/central-asia/"
+    shape = read_listing(server.respond("GET", "/category/central-asia/", {}).body, section).shape
+    tags = {slugify(t) for a in site.articles for t in a.tags}
+    authors = {slugify(a.byline) for a in site.articles if a.byline}
+    listings = [(f"/tag/{t}/", site.tagged(t)) for t in sorted(tags)] + [
+        (f"/author/{a}/", site.by_author(a)) for a in sorted(authors)]
+    # single teasers among them, beside a sidebar of a dozen stories
+    assert min(len(items) for _, items in listings) == 1
+    for path, items in listings:
+        html = server.respond("GET", path, {}).body
+        truth = [canonical_url(server.url + a.path) for a in items[:PER_PAGE]]
+        assert teaser_links(html, server.url + path, shape) == truth, path
 
 
 # --------------------------------------------------------------- layouts of no fixture

@@ -139,8 +139,8 @@ def build_newsroom(seed: int, tz: timezone, n_section: int = 23, n_other: int = 
             sections = [SECTION_SLUG]
         elif kind == "both":
             sections = ["economy", SECTION_SLUG]
-        else:
-            sections = [others[i % len(others)]]
+        else:   # round the other sections, so each has stories
+            sections = [others[sum(k == "other" for k in kinds[:i]) % len(others)]]
         authors = rng.sample(authors_pool, 2) if i % 4 == 1 else [rng.choice(authors_pool)]
         texts, types = writer.body(country, topic)
         published = t.astimezone(tz)
