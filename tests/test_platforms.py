@@ -126,12 +126,13 @@ def walk(section_url: str) -> tuple[list[str], list[str]]:
     teaser robots.txt allows. -> (listing pages, articles) as fetched."""
     base = "{0.scheme}://{0.netloc}".format(urlsplit(section_url))
     robots = Protego.parse(fetch(base + "/robots.txt")[2].decode())
-    pages, articles, url = [], [], section_url
+    pages, articles, url, shape = [], [], section_url, None
     while url is not None and url not in pages:
         status, _, html = fetch(url)
         assert status == 200, url
         pages.append(url)
-        listing = read_listing(html, url)
+        listing = read_listing(html, url, shape)
+        shape = listing.shape
         for article in listing.teasers:
             if article not in articles and robots.can_fetch(article, "steppe"):
                 assert fetch(article)[0] == 200
