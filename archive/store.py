@@ -18,6 +18,7 @@ import sqlite_utils
 from .warc import ResponseRef, RecordLocation
 
 SCHEMA_VERSION = 2
+_LAST_CHAR = "\U0010ffff"  # sorts after any character a URL may hold: prefix ranges end there
 GONE_STATUSES = frozenset({404, 410})
 
 
@@ -302,19 +303,26 @@ class Store:
         assignments = ", ".join(f"[{name}] = ?" for name in values)
         self.db.execute(f"update [{table}] set {assignments} where id = ?", [*values.values(), row_id])
 
-    def article_index(self) -> dict[str, str | None]:
-        """The live articles: url → their own latest date (modified, else published)."""
-        return {url: modified or published for url, modified, published
-                in self.db.execute("select url, modified, published from articles where status = 'live'")}
+    # A URL prefix (scheme://host/) scopes the two lookups below to one site: a crawl of
+    # one site must not revalidate, nor hold in memory, another's articles. As a range,
+    # not a LIKE, so that it keeps to the url indexes.
 
-    def seen_article_urls(self, before: str | None = None) -> set[str]:
-        """Every article URL captured and answered (before the WARC-Date ``before``, if
-        given): articles (gone ones included), their former URLs, pages that never gave
-        an article (empty, redirect loops)."""
-        query = ("select url from articles where first_seen < ?1 union select url from aliases where first_seen < ?1"
-                 " union select canonical_url from captures where kind = 'article' and status < 500"
-                 " and fetched_at < ?1")
-        return {url for (url,) in self.db.execute(query, [before or "9999"])}
+    def article_index(self, prefix: str = "") -> dict[str, str | None]:
+        """The live articles under ``prefix``: url → their own latest date (modified,
+        else published)."""
+        return {url: modified or published for url, modified, published in self.db.execute(
+            "select url, modified, published from articles where url between ?1 and ?2"
+            " and status = 'live'", [prefix, prefix + _LAST_CHAR])}
+
+    def seen_article_urls(self, prefix: str = "", before: str | None = None) -> set[str]:
+        """Every article URL under ``prefix`` captured and answered (before the WARC-Date
+        ``before``, if given): articles (gone ones included), their former URLs, pages
+        that never gave an article (empty, redirect loops)."""
+        query = ("select url from articles where url between ?1 and ?2 and first_seen < ?3"
+                 " union select url from aliases where url between ?1 and ?2 and first_seen < ?3"
+                 " union select canonical_url from captures where canonical_url between ?1 and ?2"
+                 " and kind = 'article' and status < 500 and fetched_at < ?3")
+        return {url for (url,) in self.db.execute(query, [prefix, prefix + _LAST_CHAR, before or "9999"])}
 
     def validators(self, url: str) -> dict[str, str]:
         """Conditional request headers from the latest capture of ``url`` that gave any."""

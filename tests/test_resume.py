@@ -219,3 +219,19 @@ def test_an_article_the_sitemaps_list_and_the_archive_lacks_is_looked_for_in_the
         pages = [e.path for e in server.requests if e.path != "/robots.txt" and "sitemap" not in e.path]
         assert pages == [SECTION]
     assert server.url + hidden.path in stored_urls(data_dir)
+
+
+def test_a_crawl_of_one_site_leaves_another_sites_articles_alone(tmp_path):
+    data_dir = tmp_path / "data"
+    with serve_site(DemoSite.build(n_articles=30, seed=28), hang_seconds=0.5) as first, \
+            serve_site(DemoSite.build(n_articles=30, seed=29), hang_seconds=0.5) as second:
+        assert crawl(first, data_dir).returncode == 0
+        first.clear_requests()
+        assert crawl(second, data_dir).returncode == 0
+        listing_pages = [e.path for e in second.requests if e.path.startswith(SECTION)]
+        assert len(listing_pages) == second.site.listing_pages  # a first crawl of this site: every page
+        assert crawl(second, data_dir, "-s", "STEPPE_REVALIDATE_DAYS=100000").returncode == 0
+        assert first.requests == []  # neither revalidated nor taken for unlisted by the other's sitemaps
+    stored = stored_urls(data_dir)
+    for server in (first, second):
+        assert {server.url + path for path in fetchable(server.site)} <= stored

@@ -125,14 +125,15 @@ class SectionSpider(scrapy.Spider):
         _, db_path = archive_paths(self.crawler.settings)
         self.store = Store(db_path)
         self.frontier = Frontier(self.store, self.profile.section_url, self.crawl_id)
-        answered = self.store.seen_article_urls()
+        site = self.profile.base_url + "/"
+        answered = self.store.seen_article_urls(site)
         due = self.frontier.due(answered)
         walk_began = self.frontier.begin_walk()
         if not self.full:
-            self.articles = self.store.article_index()
+            self.articles = self.store.article_index(site)
             self.known = answered | self.frontier.articles("owed")
             self.given_up = self.frontier.articles("given_up", "elsewhere")
-            self.settled = self.store.seen_article_urls(before=walk_began) | self.frontier.owed_before(walk_began)
+            self.settled = self.store.seen_article_urls(site, walk_began) | self.frontier.owed_before(walk_began)
         self.incremental = bool(answered)
         self.known.update(due)
         return due
