@@ -142,7 +142,7 @@ def test_a_page_that_timed_out_is_tried_again_and_a_permanent_answer_ends_it(tmp
 
 
 def test_transient_failures_back_off_across_runs(tmp_path):
-    site = DemoSite.build(n_articles=30, seed=24)
+    site = DemoSite.build(n_articles=21, seed=24)
     data_dir = tmp_path / "data"
     article = next(a for a in site.articles if a.behaviour == "normal" and a in site.page(2))
     tried = []
