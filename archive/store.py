@@ -20,6 +20,9 @@ from .warc import ResponseRef, RecordLocation
 SCHEMA_VERSION = 2
 _LAST_CHAR = "\U0010ffff"  # sorts after any character a URL may hold: prefix ranges end there
 GONE_STATUSES = frozenset({404, 410})
+# Answers that may change on the next try: a capture of one does not answer for its URL.
+TRANSIENT_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+_ANSWERED = f"status < 500 and status not in {tuple(sorted(TRANSIENT_STATUSES - set(range(500, 600))))}"
 
 
 @dataclass(frozen=True)
@@ -321,7 +324,7 @@ class Store:
         query = ("select url from articles where url between ?1 and ?2 and first_seen < ?3"
                  " union select url from aliases where url between ?1 and ?2 and first_seen < ?3"
                  " union select canonical_url from captures where canonical_url between ?1 and ?2"
-                 " and kind = 'article' and status < 500 and fetched_at < ?3")
+                 " and kind = 'article' and " + _ANSWERED + " and fetched_at < ?3")
         return {url for (url,) in self.db.execute(query, [prefix, prefix + _LAST_CHAR, before or "9999"])}
 
     def validators(self, url: str) -> dict[str, str]:

@@ -102,18 +102,19 @@ def status(data_dir: Path) -> str:
     return result.stdout
 
 
-def test_an_article_that_failed_a_whole_run_is_owed_and_archived_by_the_next(tmp_path):
+@pytest.mark.parametrize("answer", [503, 429])
+def test_an_article_that_failed_a_whole_run_is_owed_and_archived_by_the_next(tmp_path, answer):
     site = DemoSite.build(n_articles=30, seed=22)
     data_dir = tmp_path / "data"
     article = next(a for a in site.articles if a.behaviour == "normal" and a in site.page(2))
     with serve_site(site, hang_seconds=0.5) as server:
-        server.fail(article.path, times=3)  # every try of the first run: RETRY_TIMES=2 is three
+        server.fail(article.path, times=3, status=answer)  # every try of the first run: RETRY_TIMES=2 is three
         first = crawl(server, data_dir, "-s", "RETRY_TIMES=2")
         assert first.returncode == 0, first.stderr
-        assert [e.status for e in server.requests if e.path == article.path] == [503, 503, 503]
+        assert [e.status for e in server.requests if e.path == article.path] == [answer] * 3
         assert server.url + article.path not in stored_urls(data_dir)
         owed = status(data_dir)
-        assert f"{server.url}{article.path}: owed since" in owed and "HTTP 503" in owed, owed
+        assert f"{server.url}{article.path}: owed since" in owed and f"HTTP {answer}" in owed, owed
         server.clear_requests()
         second = crawl(server, data_dir)
         assert second.returncode == 0, second.stderr

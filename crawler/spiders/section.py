@@ -27,7 +27,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
-from archive.store import Store
+from archive.store import TRANSIENT_STATUSES, Store
 from crawler.frontier import Frontier
 from crawler.middlewares import PageBudgetReached
 from crawler.settings import archive_paths
@@ -373,10 +373,6 @@ class SectionSpider(scrapy.Spider):
         self.crawler.stats.inc_value("steppe/errors")
         self.failures.append((request.url, reason))
         self.logger.error("Could not fetch %s: %s", request.url, reason)
-
-
-# Answers that may change: the next runs try again.
-TRANSIENT_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
 
 
 def _failure_reason(failure) -> tuple[str, bool]:
