@@ -334,7 +334,7 @@ def _authors(region, layout, ld, meta, text, trafilatura_metadata) -> list[str]:
     names = [el.text_content() for el in region.select(layout.byline)]
     names += [a.get("name", "") if isinstance(a, dict) else str(a) for a in ld.get("author", [])]
     if not names and meta.get("author"):
-        names.append(meta["author"])
+        names.append(meta.get("author"))
     first_paragraph = text.split("\n\n", 1)[0]
     match = _COAUTHORS.match(first_paragraph) if len(first_paragraph) < 300 else None
     if match:
