@@ -21,16 +21,21 @@ import lxml.etree
 import lxml.html
 from lxml.cssselect import CSSSelector
 import trafilatura
+from htmldate import find_date
 from trafilatura.metadata import extract_metadata
 from w3lib.encoding import html_to_unicode
 
 from .layouts import PageLayout
+from .pagemeta import byline_names, looks_like_a_name, site_name_keys, title_without_site_name
 from .urls import canonical_url, same_host
 
 ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle"}
 _COAUTHORS = re.compile(r"^\s*(?:Co-)?Authors?\s*:\s*(.+?)\s*$", re.IGNORECASE)
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*")
 _LAYOUT_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+_NAME_PARTS = re.compile(r"[\s_-]+")
+_HIDDEN = ("descendant::*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none')"
+           " or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
 # trafilatura folds every Unicode space into " " and drops soft hyphens; the text must
 # keep them as published, so they travel through it as unlikely printable stand-ins.
 _PROTECTED = {"\u00a0": "\U00017000", "\u202f": "\U00017001", "\u2009": "\U00017002", "\u2007": "\U00017003",
@@ -113,10 +118,14 @@ def read_page(html: str, url: str, layout: PageLayout) -> PageReading:
     region = _Region(doc, layout)
     if layout.title and region.title is None:
         return PageReading(canonical, problems=["no article title on an article URL"])
-    text = _article_text(region.body(), url)
+    body = region.body()
+    # A layout that does not place the byline reads it in the cleaned body, where the
+    # bylines of related posts and comments are gone; read before the text protects spaces.
+    bylines = [] if layout.title or body is None else _first_byline(_select(body, layout.byline))
+    text = _article_text(body, url)
     if not text:
         return PageReading(canonical, problems=["no article text found"])
-    return PageReading(canonical, _article_record(doc, region, layout, canonical, text))
+    return PageReading(canonical, _article_record(doc, region, layout, canonical, text, bylines))
 
 
 def _canonical_link(doc, url: str) -> str:
@@ -164,22 +173,56 @@ class _Region:
         """A copy of the article's body element, noise and follow-ons removed."""
         if self.layout.body is None:
             body = self.doc.find("body")
-            return deepcopy(body if body is not None else self.doc)
-        found = _first(self.select(self.layout.body))
-        if found is None:
-            return None
-        ends = set(self._ends) if self.title is not None else set()
-        copy = deepcopy(found)
-        # A follow-on nested inside the body: cut there (the copy walks in step).
-        for original, copied in zip(found.iter(), copy.iter()):
-            if original in ends:
-                _truncate_at(copied)
-                break
+            copy = deepcopy(body if body is not None else self.doc)
+        else:
+            found = _first(self.select(self.layout.body))
+            if found is None:
+                return None
+            ends = set(self._ends) if self.title is not None else set()
+            copy = deepcopy(found)
+            # A follow-on nested inside the body: cut there (the copy walks in step).
+            for original, copied in zip(found.iter(), copy.iter()):
+                if original in ends:
+                    _truncate_at(copied)
+                    break
         for el in _select(copy, self.layout.noise):
             _drop(el)
+        if self.layout.drop_hidden:
+            for el in copy.xpath(_HIDDEN):
+                _drop(el)
+        if self.layout.boilerplate_words:
+            _drop_boilerplate(copy, self.layout.boilerplate_words)
         for el in copy.xpath(".//*[normalize-space(.)='Continue Reading']"):
             _drop(el)
         return copy
+
+
+def _drop_boilerplate(tree, words: frozenset[str]) -> None:
+    """Drop the blocks whose class or id names say they are not the article's text,
+    unless a block holds the headline or most of the page's text: then the name is the
+    page's (``<body class="has-comments">``), not a block's."""
+    total = len(tree.text_content())
+    headline = _first(tree.xpath(".//h1"))
+    for el in tree.xpath(".//*[@class or @id]"):
+        if el.getparent() is None or not _names_say(el, words):
+            continue
+        if headline is not None and (el is headline or _is_ancestor(el, headline)):
+            continue
+        if len(el.text_content()) > total / 2:
+            continue
+        _drop(el)
+
+
+def _names_say(el, words: frozenset[str]) -> bool:
+    names = el.get("class", "").split()
+    element_id = el.get("id", "")
+    if len(_NAME_PARTS.split(element_id)) <= 3:  # longer ids are slugs of headings, not names
+        names.append(element_id)
+    for name in names:
+        parts = _NAME_PARTS.split(name.lower())
+        if any(part in words for part in parts) or any(f"{a}-{b}" in words for a, b in zip(parts, parts[1:])):
+            return True
+    return False
 
 
 def _is_ancestor(el, other) -> bool:
@@ -220,7 +263,7 @@ def _article_text(body, url: str) -> str:
         page[0].append(body)
     document = trafilatura.bare_extraction(
         page, url=url, with_metadata=False, include_comments=False, include_tables=True,
-        include_images=False, favor_recall=True, fast=True,
+        include_images=False, favor_recall=True, fast=False,
     )
     if document is None or document.body is None:
         return ""
@@ -246,7 +289,8 @@ def _block_texts(block) -> list[str]:
     return ["".join(block.itertext()).strip()]
 
 
-def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: str) -> ArticleRecord:
+def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: str,
+                    bylines: list[str]) -> ArticleRecord:
     meta = _MetaTags(doc)
     ld = _json_ld_article(doc)
     fallback = None
@@ -257,13 +301,17 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
             fallback = extract_metadata(doc, default_url=url)
         return fallback
 
-    title = (_clean(_first([el.text_content() for el in region.select(layout.title)])) or _clean(ld.get("headline"))
-             or _clean(meta.get("og:title")) or trafilatura_metadata().title)
+    if layout.title:
+        title = (_clean(_first([el.text_content() for el in region.select(layout.title)]))
+                 or _clean(ld.get("headline")) or _clean(meta.get("og:title")) or trafilatura_metadata().title)
+    else:
+        title = _generic_title(doc, meta, ld, url) or trafilatura_metadata().title
     published = (_iso(ld.get("datePublished")) or _iso(meta.get("article:published_time"))
-                 or _iso(_first([el.get("datetime") for el in region.select(layout.published)]))
-                 or _iso(trafilatura_metadata().date))
+                 or _iso(_first([el.get("datetime") or el.get("content") for el in region.select(layout.published)]))
+                 or (_found_date(doc) if not layout.title else _iso(trafilatura_metadata().date)))
     modified = (_iso(ld.get("dateModified")) or _iso(meta.get("article:modified_time"))
-                or _iso(_first([el.get("content") or el.get("datetime") for el in region.select(layout.modified)])))
+                or _iso(_first([el.get("content") or el.get("datetime") for el in region.select(layout.modified)]))
+                or (_iso(meta.get("og:updated_time")) if not layout.title else None))
     section = (_clean(meta.get("article:section")) or _clean(_first(_as_list(ld.get("articleSection"))))
                or _clean(_first([el.text_content() for el in region.select(layout.section_label)])))
     tags = (_unique(el.text_content() for el in region.select(layout.tags)) or _unique(meta.every("article:tag"))
@@ -277,7 +325,8 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
     return ArticleRecord(
         url=url,
         title=title or "",
-        authors=_authors(region, layout, ld, meta, text, trafilatura_metadata),
+        authors=(_authors(region, layout, ld, meta, text, trafilatura_metadata) if layout.title
+                 else _generic_authors(bylines, ld, meta, text, trafilatura_metadata)),
         published=published,
         modified=modified,
         section=section,
@@ -342,6 +391,67 @@ def _authors(region, layout, ld, meta, text, trafilatura_metadata) -> list[str]:
     if not names and not layout.byline and trafilatura_metadata().author:
         names = trafilatura_metadata().author.split(";")
     return _unique(name.strip(" *\u00a0") for name in names)
+
+
+def _generic_title(doc, meta, ld, url: str) -> str | None:
+    """The headline as the page's metadata gives it, less the site's name."""
+    title = (_clean(ld.get("headline")) or _clean(meta.get("og:title")) or _clean(meta.get("twitter:title"))
+             or _clean(_first(doc.xpath("//head/title/text()"))))
+    publisher = ld.get("publisher") if isinstance(ld.get("publisher"), dict) else {}
+    site_keys = site_name_keys([meta.get("og:site_name"), meta.get("application-name"), publisher.get("name")],
+                               [url, meta.get("og:url"), _first(doc.xpath("//head/link[@rel='canonical']/@href"))])
+    return title_without_site_name(title, site_keys)
+
+
+def _generic_authors(bylines, ld, meta, text, trafilatura_metadata) -> list[str]:
+    """Every author: JSON-LD may name only the first, so the byline is read too; a byline
+    that shares no name with JSON-LD is someone else's (a related post's)."""
+    structured = _unique(a.get("name", "") if isinstance(a, dict) else str(a) for a in ld.get("author", []))
+    visible = _unique(name for line in bylines for name in byline_names(line))
+    folded = {name.casefold() for name in structured}
+    if structured:
+        names = visible + structured if folded & {name.casefold() for name in visible} else structured
+    else:
+        names = visible or byline_names(meta.get("author"))
+    first_paragraph = text.split("\n\n", 1)[0]
+    match = _COAUTHORS.match(first_paragraph) if len(first_paragraph) < 300 else None
+    if match:
+        names += _NAME_SPLIT.split(match.group(1))
+    if not names and trafilatura_metadata().author:
+        names = [name for name in trafilatura_metadata().author.split(";") if looks_like_a_name(name.strip())]
+    return _unique(name.strip(" *\u00a0") for name in names)
+
+
+def _first_byline(elements) -> list[str]:
+    """The texts of the first byline with a name and of those beside it (up to its
+    grandparent): later ones on the page are other articles' (teasers, related posts)."""
+    texts, container = [], None
+    for el in elements:
+        value = _element_value(el)
+        if container is None:
+            if byline_names(value):
+                texts.append(value)
+                container = el.getparent().getparent() if el.getparent() is not None else el
+                container = container if container is not None else el
+        elif _is_ancestor(container, el):
+            texts.append(value)
+    return texts
+
+
+def _element_value(el) -> str:
+    """What an element says: a <meta>'s content, an author block's name, else its text."""
+    if el.get("content"):
+        return el.get("content")
+    name = _first(el.xpath(".//*[@itemprop='name']"))
+    return (name if name is not None else el).text_content()
+
+
+def _found_date(doc) -> str | None:
+    """The publication date htmldate finds in the page, when nothing declared it."""
+    try:
+        return _iso(find_date(doc, extensive_search=False, original_date=True))
+    except (ValueError, TypeError):
+        return None
 
 
 def _language(doc, meta, ld) -> str | None:

@@ -31,6 +31,12 @@ class PageLayout:
     article_end: str | None = None
     # Inside the article's region, never part of its text.
     noise: str | None = None
+    # Words of class and id names (split at "-", "_" and spaces) that mark a block as
+    # not the article's text wherever it sits: share bars, newsletter boxes, author
+    # bios, related posts, comments. For layouts that do not name their blocks.
+    boilerplate_words: frozenset[str] = frozenset()
+    # Drop what a reader never sees: hidden, aria-hidden and display:none elements.
+    drop_hidden: bool = False
 
     def is_article_path(self, path: str) -> bool:
         return self.article_path is None or bool(self.article_path.match(path))
@@ -63,7 +69,25 @@ ZOX_NEWS = PageLayout(
     ),
 )
 
-# Any site: trafilatura reads the whole page (``steppe rebuild --site generic``).
-GENERIC = PageLayout(name="generic")
+# Any site: trafilatura reads the whole page, less what no article's text is
+# (``steppe rebuild --site generic``). The words are those news themes of many
+# platforms (WordPress, Drupal, Ghost, Joomla, Arc, Medium) give such blocks.
+GENERIC = PageLayout(
+    name="generic",
+    # Where themes of many platforms put bylines and dates (microdata, rel=author,
+    # hAtom, common class names), looked for in the body once boilerplate is gone.
+    byline="a[rel~=author], [itemprop~=author], .byline, .author-name, .article-author, .post-author, .entry-author",
+    published="[itemprop~=datePublished], time[pubdate], time[datetime]",
+    modified="[itemprop~=dateModified], time.updated",
+    noise="script, style, noscript, template, iframe, form, button, dialog, [role=dialog], [role=complementary]",
+    boilerplate_words=frozenset({
+        "share", "sharing", "sharedaddy", "social", "sociallinks", "newsletter", "subscribe", "subscription",
+        "signup", "related", "recommended", "recirculation", "readnext", "read-next", "more-stories",
+        "comments", "comment", "respond", "disqus", "author-bio", "authorbio", "bio", "promo", "advert",
+        "advertisement", "ad-slot", "adslot", "sponsored", "popular", "trending", "breadcrumb", "breadcrumbs",
+        "tags", "cookie", "paywall", "skip-link", "print-only",
+    }),
+    drop_hidden=True,
+)
 
 LAYOUTS = {layout.name: layout for layout in (ZOX_NEWS, GENERIC)}
