@@ -26,7 +26,7 @@ from trafilatura.metadata import extract_metadata
 from w3lib.encoding import html_to_unicode
 
 from .layouts import PageLayout
-from .pagemeta import byline_names, looks_like_a_name, site_name_keys, title_without_site_name
+from .pagemeta import byline_names, looks_like_a_name, same_headline, site_name_keys, title_without_site_name
 from .urls import canonical_url, same_host
 
 ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle"}
@@ -292,7 +292,8 @@ def _block_texts(block) -> list[str]:
 def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: str,
                     bylines: list[str]) -> ArticleRecord:
     meta = _MetaTags(doc)
-    ld = _json_ld_article(doc)
+    # A theme's own JSON-LD is in <head>; on other sites, plugins put it anywhere.
+    ld = _json_ld_article(doc, "//head/script" if layout.title else "//script")
     fallback = None
 
     def trafilatura_metadata():
@@ -319,9 +320,6 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
     caption = _clean(_first([el.text_content() for el in region.select(layout.image_caption)]))
     if title and text.startswith(title + "\n\n"):  # a headline trafilatura kept: it is the title
         text = text[len(title) + 2:]
-    if not layout.title:  # generic pages: trafilatura is the main source
-        section = section or _first(trafilatura_metadata().categories or [])
-        tags = tags or list(trafilatura_metadata().tags or [])
     return ArticleRecord(
         url=url,
         title=title or "",
@@ -358,9 +356,9 @@ class _MetaTags:
         return self._values.get(key, [])
 
 
-def _json_ld_article(doc) -> dict:
-    """The page's own article object from JSON-LD in <head> (Yoast puts it in @graph)."""
-    for script in doc.xpath("//head/script[@type='application/ld+json']"):
+def _json_ld_article(doc, scripts: str = "//head/script") -> dict:
+    """The page's own article object from JSON-LD (Yoast puts it in @graph)."""
+    for script in doc.xpath(scripts + "[@type='application/ld+json']"):
         try:
             data = json.loads(script.text or "")
         except ValueError:
@@ -395,12 +393,15 @@ def _authors(region, layout, ld, meta, text, trafilatura_metadata) -> list[str]:
 
 def _generic_title(doc, meta, ld, url: str) -> str | None:
     """The headline as the page's metadata gives it, less the site's name."""
-    title = (_clean(ld.get("headline")) or _clean(meta.get("og:title")) or _clean(meta.get("twitter:title"))
+    title = (_clean(meta.get("og:title")) or _clean(ld.get("headline")) or _clean(meta.get("twitter:title"))
              or _clean(_first(doc.xpath("//head/title/text()"))))
     publisher = ld.get("publisher") if isinstance(ld.get("publisher"), dict) else {}
     site_keys = site_name_keys([meta.get("og:site_name"), meta.get("application-name"), publisher.get("name")],
                                [url, meta.get("og:url"), _first(doc.xpath("//head/link[@rel='canonical']/@href"))])
-    return title_without_site_name(title, site_keys)
+    title = title_without_site_name(title, site_keys)
+    # The headline readers see, where it is the same headline in other words.
+    headings = [_clean(h1.text_content()) for h1 in doc.xpath("//body//h1")]
+    return _first([h for h in headings if h and (not title or same_headline(h, title))]) or title
 
 
 def _generic_authors(bylines, ld, meta, text, trafilatura_metadata) -> list[str]:

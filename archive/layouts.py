@@ -76,8 +76,11 @@ GENERIC = PageLayout(
     name="generic",
     # Where themes of many platforms put bylines and dates (microdata, rel=author,
     # hAtom, common class names), looked for in the body once boilerplate is gone.
-    byline="a[rel~=author], [itemprop~=author], .byline, .author-name, .article-author, .post-author, .entry-author",
+    byline="a[rel~=author], [itemprop~=author], .byline, .author, .authors, .author-name, .article-author, .post-author, .entry-author",
     published="[itemprop~=datePublished], time[pubdate], time[datetime]",
+    # WordPress and many others mark a post's category and tag links with rel.
+    section_label="a[rel~=category]",
+    tags="a[rel~=tag]:not([rel~=category])",
     modified="[itemprop~=dateModified], time.updated",
     noise="script, style, noscript, template, iframe, form, button, dialog, [role=dialog], [role=complementary]",
     boilerplate_words=frozenset({

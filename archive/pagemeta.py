@@ -28,6 +28,7 @@ _ROLE_WORDS = frozenset({
     "username", "follow", "author", "authors", "admin", "view", "profile", "posts", "more", "email", "twitter",
 })
 
+_WORDS = re.compile(r"\w+")
 _PARTICLES = frozenset({"de", "van", "von", "da", "al", "bin", "la", "le", "del", "der", "den", "di", "du", "dos"})
 
 
@@ -64,6 +65,12 @@ def title_without_site_name(title: str | None, site_keys: set[str]) -> str | Non
                                                          for k in site_keys if min(len(k), len(suffix)) >= 4)):
             return title
         title = title[:last.start()].strip()
+
+
+def same_headline(a: str, b: str) -> bool:
+    """Two wordings of one headline: they share most of their words."""
+    words_a, words_b = set(_WORDS.findall(a.casefold())), set(_WORDS.findall(b.casefold()))
+    return bool(words_a & words_b) and len(words_a & words_b) >= 0.6 * max(len(words_a), len(words_b))
 
 
 def byline_names(text: str | None) -> list[str]:

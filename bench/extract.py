@@ -127,25 +127,29 @@ def load(devset: Path, limit: int | None) -> list[Page]:
     return pages
 
 
-def run_steppe(pages: list[Page], score: Score) -> None:
-    for page in pages:
-        started = time.perf_counter()
-        record = read_page(page.html, f"http://devset.invalid/{page.name}/", GENERIC).article
-        score.seconds += time.perf_counter() - started
-        if record is None:
-            score.add(page, "", None, [])
-        else:
-            score.add(page, record.text, record.title, record.authors)
+def read_with_steppe(page: Page) -> tuple[str, str | None, list[str]]:
+    record = read_page(page.html, f"http://devset.invalid/{page.name}/", GENERIC).article
+    return (record.text, record.title, record.authors) if record else ("", None, [])
 
 
-def run_trafilatura(pages: list[Page], score: Score) -> None:
+def read_with_trafilatura(page: Page) -> tuple[str, str | None, list[str]]:
+    text = trafilatura.extract(page.html)
+    metadata = trafilatura.extract_metadata(page.html)
+    authors = metadata.author.split("; ") if metadata and metadata.author else []
+    return text or "", metadata.title if metadata else None, authors
+
+
+EXTRACTORS = {"steppe": read_with_steppe, "trafilatura": read_with_trafilatura}
+
+
+def run(pages: list[Page], scores: dict[str, Score]) -> None:
+    # Page by page, both extractors in turn: a machine busy with other work slows both alike.
     for page in pages:
-        started = time.perf_counter()
-        text = trafilatura.extract(page.html)
-        metadata = trafilatura.extract_metadata(page.html)
-        score.seconds += time.perf_counter() - started
-        authors = metadata.author.split("; ") if metadata and metadata.author else []
-        score.add(page, text or "", metadata.title if metadata else None, authors)
+        for name, read in EXTRACTORS.items():
+            started = time.perf_counter()
+            text, title, authors = read(page)
+            scores[name].seconds += time.perf_counter() - started
+            scores[name].add(page, text, title, authors)
 
 
 def mean(values: list) -> float:
@@ -160,9 +164,8 @@ def main() -> None:
     parser.add_argument("--show", choices=["steppe", "trafilatura"], help="list that extractor's title and byline misses")
     args = parser.parse_args()
     pages = load(args.devset, args.pages)
-    scores = {"steppe": Score(), "trafilatura": Score()}
-    run_steppe(pages, scores["steppe"])
-    run_trafilatura(pages, scores["trafilatura"])
+    scores = {name: Score() for name in EXTRACTORS}
+    run(pages, scores)
     print(f"{len(pages)} pages of {args.devset}; text: bag-of-words against expected.html, mean over pages;"
           f" title over {len(scores['steppe'].titles)} pages, byline over {len(scores['steppe'].bylines)}")
     print(f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'title':>6} {'byline':>6} {'ms/page':>8}")
