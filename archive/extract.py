@@ -14,6 +14,7 @@ import unicodedata
 from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -33,6 +34,8 @@ ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle"
 _COAUTHORS = re.compile(r"^\s*(?:Co-)?Authors?\s*:\s*(.+?)\s*$", re.IGNORECASE)
 _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*")
 _LAYOUT_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+# trafilatura's MIN_DUPLICATE_LENGTH: shorter repeats it keeps itself.
+_REPEAT_MIN_LENGTH = 50
 _NAME_PARTS = re.compile(r"[\s_-]+")
 _HIDDEN = ("descendant::*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none')"
            " or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
@@ -122,7 +125,7 @@ def read_page(html: str, url: str, layout: PageLayout) -> PageReading:
     # A layout that does not place the byline reads it in the cleaned body, where the
     # bylines of related posts and comments are gone; read before the text protects spaces.
     bylines = [] if layout.title or body is None else _first_byline(_select(body, layout.byline))
-    text = _article_text(body, url)
+    text = _article_text(body, url, whole_page=layout.body is None)
     if not text:
         return PageReading(canonical, problems=["no article text found"])
     return PageReading(canonical, _article_record(doc, region, layout, canonical, text, bylines))
@@ -250,9 +253,12 @@ def _first(items):
     return items[0] if items else None
 
 
-def _article_text(body, url: str) -> str:
+def _article_text(body, url: str, whole_page: bool) -> str:
+    """The text of the body by trafilatura. A body cut out by a layout is read in
+    trafilatura's fast mode; a whole page also gets its fallback extractors, for recall."""
     if body is None:
         return ""
+    repeats = _repeated_paragraphs(body) if whole_page else {}
     for el in body.iter():
         if isinstance(el.tag, str):
             el.text = _protect(el.text)
@@ -263,12 +269,49 @@ def _article_text(body, url: str) -> str:
         page[0].append(body)
     document = trafilatura.bare_extraction(
         page, url=url, with_metadata=False, include_comments=False, include_tables=True,
-        include_images=False, favor_recall=True, fast=False,
+        include_images=False, favor_recall=True, fast=not whole_page,
     )
     if document is None or document.body is None:
         return ""
-    blocks = [text for block in document.body for text in _block_texts(block)]
-    return "\n\n".join(block for block in blocks if block).translate(_RESTORE)
+    blocks = [text.translate(_RESTORE) for block in document.body for text in _block_texts(block)]
+    return "\n\n".join(_with_repeats([block for block in blocks if block], repeats))
+
+
+def _repeated_paragraphs(body) -> dict[str, list[int]]:
+    """Paragraphs the page prints several times in a row: text → lengths of its runs."""
+    repeats: dict[str, list[int]] = {}
+    for parent in body.iter():
+        runs: list[list] = []  # [text, length] of consecutive <p> children
+        for child in parent:
+            current = " ".join(child.text_content().split()) if child.tag == "p" else None
+            if current is not None and runs and runs[-1][0] == current:
+                runs[-1][1] += 1
+            else:
+                runs.append([current, 1])
+        for text, length in runs:
+            if text and len(text) > _REPEAT_MIN_LENGTH and length > 1:
+                repeats.setdefault(text, []).append(length)
+    return repeats
+
+
+def _with_repeats(blocks: list[str], repeats: dict[str, list[int]]) -> list[str]:
+    """trafilatura drops a long paragraph that repeats the one before it (a guard against
+    its own overlapping candidates); a page that repeats a paragraph keeps it repeated:
+    each run of it in the text is as long as the page's, the last takes what is left."""
+    if not repeats:
+        return blocks
+    groups = [(text, len(list(run))) for text, run in groupby(blocks)]
+    left = {text: sum(1 for t, _ in groups if t == text) for text, _ in groups}
+    out: list[str] = []
+    for text, times in groups:
+        runs = repeats.get(" ".join(text.split()))
+        left[text] -= 1
+        if runs:
+            times = max(times, sum(runs) if left[text] == 0 else runs.pop(0))
+            if left[text] == 0:
+                runs.clear()
+        out.extend([text] * times)
+    return out
 
 
 def _protect(text: str | None) -> str | None:
