@@ -36,7 +36,6 @@ _NAME_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b)\s*")
 _LAYOUT_SPACE = re.compile(r"[ \t\r\n\f\v]+")
 # trafilatura's MIN_DUPLICATE_LENGTH: shorter repeats it keeps itself.
 _REPEAT_MIN_LENGTH = 50
-_NAME_PARTS = re.compile(r"[\s_-]+")
 _HIDDEN = ("descendant::*[@hidden or @aria-hidden='true' or contains(translate(@style, ' ', ''), 'display:none')"
            " or contains(translate(@style, ' ', ''), 'visibility:hidden')]")
 # trafilatura folds every Unicode space into " " and drops soft hyphens; the text must
@@ -122,8 +121,8 @@ def read_page(html: str, url: str, layout: PageLayout) -> PageReading:
     if layout.title and region.title is None:
         return PageReading(canonical, problems=["no article title on an article URL"])
     body = region.body()
-    # A layout that does not place the byline reads it in the cleaned body, where the
-    # bylines of related posts and comments are gone; read before the text protects spaces.
+    # A layout that does not place the byline reads it in the body readers see (before
+    # the text extraction protects its spaces).
     bylines = [] if layout.title or body is None else _first_byline(_select(body, layout.byline))
     text = _article_text(body, url, whole_page=layout.body is None)
     if not text:
@@ -193,39 +192,9 @@ class _Region:
         if self.layout.drop_hidden:
             for el in copy.xpath(_HIDDEN):
                 _drop(el)
-        if self.layout.boilerplate_words:
-            _drop_boilerplate(copy, self.layout.boilerplate_words)
         for el in copy.xpath(".//*[normalize-space(.)='Continue Reading']"):
             _drop(el)
         return copy
-
-
-def _drop_boilerplate(tree, words: frozenset[str]) -> None:
-    """Drop the blocks whose class or id names say they are not the article's text,
-    unless a block holds the headline or most of the page's text: then the name is the
-    page's (``<body class="has-comments">``), not a block's."""
-    total = len(tree.text_content())
-    headline = _first(tree.xpath(".//h1"))
-    for el in tree.xpath(".//*[@class or @id]"):
-        if el.getparent() is None or not _names_say(el, words):
-            continue
-        if headline is not None and (el is headline or _is_ancestor(el, headline)):
-            continue
-        if len(el.text_content()) > total / 2:
-            continue
-        _drop(el)
-
-
-def _names_say(el, words: frozenset[str]) -> bool:
-    names = el.get("class", "").split()
-    element_id = el.get("id", "")
-    if len(_NAME_PARTS.split(element_id)) <= 3:  # longer ids are slugs of headings, not names
-        names.append(element_id)
-    for name in names:
-        parts = _NAME_PARTS.split(name.lower())
-        if any(part in words for part in parts) or any(f"{a}-{b}" in words for a, b in zip(parts, parts[1:])):
-            return True
-    return False
 
 
 def _is_ancestor(el, other) -> bool:

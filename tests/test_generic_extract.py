@@ -32,3 +32,83 @@ def test_meta_author_alone_is_the_author():
     html = ("<html><head><title>T</title><meta name='author' content='Dana Bekova'></head>"
             f"<body><main><h1>T</h1>{PARAGRAPHS}</main></body></html>")
     assert read_page(html, "http://127.0.0.1:9/a", GENERIC).article.authors == ["Dana Bekova"]
+
+
+def news_page(*, jsonld_authors: list[str], extra_head: str = "", extra_body: str = "") -> str:
+    """A news article as themes of many platforms print it: metadata in <head>, a
+    byline, the text, and around it what is never the article's text."""
+    authors = ", ".join(f'{{"@type": "Person", "name": "{name}"}}' for name in jsonld_authors)
+    return f"""<html lang="en"><head>
+<title>Water of the Syr Darya | Steppe Review</title>
+<meta property="og:title" content="Water of the Syr Darya – Steppe Review">
+<meta property="og:site_name" content="Steppe Review">
+<meta property="article:published_time" content="2024-05-03T09:15:00+05:00">
+<meta property="article:modified_time" content="2024-05-04T10:00:00+05:00">
+<meta property="article:section" content="Central Asia">
+<script type="application/ld+json">{{"@context": "https://schema.org", "@type": "NewsArticle",
+ "headline": "Water of the Syr Darya", "author": [{authors}]}}</script>{extra_head}
+</head><body>
+<header><nav><a href="/">Home</a> <a href="/category/central-asia/">Central Asia</a></nav></header>
+<main><article>
+<h1>Water of the Syr Darya</h1>
+<div class="entry-meta"><span class="byline">By <a rel="author" href="/author/aigerim/">Aigerim Seitkali</a>
+ and <a rel="author" href="/author/timur/">Timur Nazarov</a></span> | <time datetime="2024-05-03T09:15:00+05:00">May 3</time></div>
+<div class="share-buttons"><a href="#">Share on Facebook</a> <a href="#">Tweet this story</a></div>
+<div class="entry-content">{PARAGRAPHS}
+<div class="newsletter-signup"><p>Get the Steppe Review newsletter every Friday in your inbox.</p></div>
+<p hidden>Text for screen readers that nobody is shown here.</p>
+<p style="display: none">A hidden teaser about the printed edition of the magazine.</p>
+</div>
+<div class="post-tags"><a rel="tag" href="/tag/water/">water</a> <a rel="tag" href="/tag/aral/">Aral Sea</a></div>
+<div class="author-bio"><p>Aigerim Seitkali writes about rivers and farming from Almaty for several outlets.</p></div>
+</article>
+<section class="related-posts"><h3>Read next</h3><article><h2>Another story about dams</h2>
+<span class="byline">By <a rel="author" href="/author/x/">Someone Else</a></span>
+<p>A teaser of another article about the dams of the Vakhsh river and their electricity.</p></article></section>
+<div id="comments"><p>Great article, thank you for writing about the river and its farmers!</p></div>
+</main>{extra_body}<footer>© Steppe Review</footer></body></html>"""
+
+
+def read_news(**kwargs):
+    return read_page(news_page(**kwargs), "http://127.0.0.1:9/2024/05/03/water/", GENERIC).article
+
+
+def test_generic_page_keeps_only_its_own_article():
+    record = read_news(jsonld_authors=["Aigerim Seitkali", "Timur Nazarov"])
+    assert record.text.startswith("Paragraph 0 on the water")
+    assert record.text.endswith("no longer reaches the Aral Sea.")
+    for noise in ("Share on Facebook", "newsletter", "screen readers", "printed edition", "writes about rivers",
+                  "Read next", "Vakhsh", "Great article", "Home"):
+        assert noise not in record.text, noise
+
+
+def test_generic_title_loses_the_site_name_and_dates_keep_their_time_zone():
+    record = read_news(jsonld_authors=["Aigerim Seitkali"])
+    assert record.title == "Water of the Syr Darya"
+    assert (record.published, record.modified) == ("2024-05-03T09:15:00+05:00", "2024-05-04T10:00:00+05:00")
+    assert (record.section, record.tags) == ("Central Asia", ["water", "Aral Sea"])
+
+
+def test_every_author_when_json_ld_names_only_the_first():
+    assert read_news(jsonld_authors=["Aigerim Seitkali"]).authors == ["Aigerim Seitkali", "Timur Nazarov"]
+    # No JSON-LD author at all: the byline alone, never a related post's byline.
+    assert read_news(jsonld_authors=[]).authors == ["Aigerim Seitkali", "Timur Nazarov"]
+
+
+def test_a_byline_sharing_no_name_with_json_ld_is_not_this_articles():
+    record = read_news(jsonld_authors=["Dana Bekova"])
+    assert record.authors == ["Dana Bekova"]
+
+
+def test_dates_from_the_page_when_no_metadata_declares_them():
+    html = (news_page(jsonld_authors=[]).replace('<meta property="article:published_time"', '<meta property="x"')
+            .replace('<meta property="article:modified_time"', '<meta property="y"'))
+    record = read_page(html, "http://127.0.0.1:9/2024/05/03/water/", GENERIC).article
+    assert record.published == "2024-05-03T09:15:00+05:00" and record.modified is None
+
+
+def test_a_paragraph_the_page_repeats_stays_repeated():
+    repeated = "<p>The same long paragraph, printed twice in a row by the page itself.</p>"
+    html = news_page(jsonld_authors=[]).replace("<div class=\"newsletter-signup\">", repeated * 2 + "<div class=\"newsletter-signup\">")
+    text = read_page(html, "http://127.0.0.1:9/2024/05/03/water/", GENERIC).article.text
+    assert text.count("The same long paragraph, printed twice") == 2
