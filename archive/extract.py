@@ -27,7 +27,7 @@ from trafilatura.metadata import extract_metadata
 from w3lib.encoding import html_to_unicode
 
 from .layouts import PageLayout
-from .pagemeta import byline_names, looks_like_a_name, same_headline, site_name_keys, title_without_site_name
+from .pagemeta import byline_names, is_byline, looks_like_a_name, same_headline, site_name_keys, title_without_site_name
 from .urls import canonical_url, same_host
 
 ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle"}
@@ -420,13 +420,15 @@ def _generic_authors(bylines, ld, meta, text, trafilatura_metadata) -> list[str]
     """Every author: JSON-LD may name only the first, so the byline is read too; a byline
     that shares no name with JSON-LD is someone else's (a related post's)."""
     structured = _unique(a.get("name", "") if isinstance(a, dict) else str(a) for a in ld.get("author", []))
+    first_paragraph = text.split("\n\n", 1)[0]
+    if not bylines and len(first_paragraph) < 150 and is_byline(first_paragraph):  # "By A and B" as text
+        bylines = [first_paragraph]
     visible = _unique(name for line in bylines for name in byline_names(line))
     folded = {name.casefold() for name in structured}
     if structured:
         names = visible + structured if folded & {name.casefold() for name in visible} else structured
     else:
         names = visible or byline_names(meta.get("author"))
-    first_paragraph = text.split("\n\n", 1)[0]
     match = _COAUTHORS.match(first_paragraph) if len(first_paragraph) < 300 else None
     if match:
         names += _NAME_SPLIT.split(match.group(1))

@@ -73,6 +73,11 @@ def same_headline(a: str, b: str) -> bool:
     return bool(words_a & words_b) and len(words_a & words_b) >= 0.6 * max(len(words_a), len(words_b))
 
 
+def is_byline(text: str) -> bool:
+    """A line that opens with "By", "Par", "Written by"… and names someone."""
+    return bool(_BYLINE_LEAD.match(text)) and bool(byline_names(text))
+
+
 def byline_names(text: str | None) -> list[str]:
     """The names in a byline's text: "By Jane Roe and John Doe | May 3, 2024" → both."""
     if not text:

@@ -1,11 +1,19 @@
 """Generic extraction: pages of sites steppe has no layout for, read from real WARC files."""
 
+import gzip
+import json
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 from archive.extract import read_page
 from archive.layouts import GENERIC
+from archive.pagemeta import byline_names, site_name_keys, title_without_site_name
 
 from conftest import html_exchange, steppe
+
+REPO = Path(__file__).resolve().parent.parent
 
 PARAGRAPHS = "".join(
     f"<p>Paragraph {i} on the water of the Syr Darya, shared by farmers of three countries"
@@ -112,3 +120,39 @@ def test_a_paragraph_the_page_repeats_stays_repeated():
     html = news_page(jsonld_authors=[]).replace("<div class=\"newsletter-signup\">", repeated * 2 + "<div class=\"newsletter-signup\">")
     text = read_page(html, "http://127.0.0.1:9/2024/05/03/water/", GENERIC).article.text
     assert text.count("The same long paragraph, printed twice") == 2
+
+
+def test_a_byline_in_the_text_names_every_author():
+    html = ("<html><head><title>Steppe fires</title></head><body><article><h1>Steppe fires</h1>"
+            "<p>By Aigerim Seitkali and Timur Nazarov</p>" + PARAGRAPHS + "</article></body></html>")
+    record = read_page(html, "http://127.0.0.1:9/fires", GENERIC).article
+    assert record.authors == ["Aigerim Seitkali", "Timur Nazarov"]
+
+
+def test_byline_names_and_site_name_suffixes():
+    assert byline_names("By Jane Roe, John Doe and Ana Lima | May 3, 2024 at 6:01 am") == [
+        "Jane Roe", "John Doe", "Ana Lima"]
+    assert byline_names("Par Sébastien Farcis, correspondant à Katmandou") == ["Sébastien Farcis"]
+    assert byline_names("Aleš Vávra před 2 hodinami") == ["Aleš Vávra"]
+    assert byline_names("Posted on 3 May 2024") == []
+    keys = site_name_keys(["Steppe Review"], ["https://www.aktualne.cz/x"])
+    assert title_without_site_name("Water | Steppe Review", keys) == "Water"
+    assert title_without_site_name("West Ham hrozí gigantům | Aktuálně.cz", keys) == "West Ham hrozí gigantům"
+    # A last part that is not the site's name is the headline's own.
+    assert title_without_site_name("Dams – a history", keys) == "Dams – a history"
+
+
+def test_the_extraction_bench_scores_both_extractors(tmp_path):
+    page = tmp_path / "devset" / "pages" / "water"
+    page.mkdir(parents=True)
+    page.joinpath("source.html.gz").write_bytes(gzip.compress(news_page(jsonld_authors=["Aigerim Seitkali"]).encode()))
+    page.joinpath("expected.html.gz").write_bytes(gzip.compress(f"<div>{PARAGRAPHS}</div>".encode()))
+    page.joinpath("expected-metadata.json").write_text(json.dumps(
+        {"title": "Water of the Syr Darya | Steppe Review", "byline": "By Aigerim Seitkali and Timur Nazarov"}))
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "extract.py"), "--devset", str(tmp_path / "devset")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:]}
+    assert set(rows) == {"steppe", "trafilatura"}
+    precision, recall, f1, title, byline, ms = map(float, rows["steppe"])
+    assert (precision, recall, f1, title, byline) == (1.0, 1.0, 1.0, 1.0, 1.0) and ms > 0
