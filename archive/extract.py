@@ -44,6 +44,8 @@ _PROTECTED = {"\u00a0": "\U00017000", "\u202f": "\U00017001", "\u2009": "\U00017
               "\u200a": "\U00017004", "\u00ad": "\U00017005", "\u2002": "\U00017006", "\u2003": "\U00017007"}
 _PROTECT = str.maketrans(_PROTECTED)
 _RESTORE = str.maketrans({v: k for k, v in _PROTECTED.items()})
+# Blocks of text a template may repeat from page to page.
+TEXT_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
 _SINGLE_BYTE = {"ascii", "latin-1", "iso-8859-1", "iso8859-1", "cp1252", "windows-1252", "us-ascii"}
 
 
@@ -192,9 +194,18 @@ class _Region:
         if self.layout.drop_hidden:
             for el in copy.xpath(_HIDDEN):
                 _drop(el)
+        if self.layout.template_texts:
+            for el in list(copy.iter(*TEXT_BLOCKS)):
+                if template_key(el.text_content()) in self.layout.template_texts:
+                    _drop(el)
         for el in copy.xpath(".//*[normalize-space(.)='Continue Reading']"):
             _drop(el)
         return copy
+
+
+def template_key(text: str | None) -> str:
+    """How a template block's text is compared: spaces folded, case folded."""
+    return " ".join((text or "").split()).casefold()
 
 
 def _is_ancestor(el, other) -> bool:

@@ -31,6 +31,8 @@ class PageLayout:
     article_end: str | None = None
     # Inside the article's region, never part of its text.
     noise: str | None = None
+    # Texts of blocks a host prints on every page (archive.learn): its template.
+    template_texts: frozenset[str] = frozenset()
     # Drop what a reader never sees: hidden, aria-hidden and display:none elements.
     drop_hidden: bool = False
 
