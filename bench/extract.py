@@ -10,7 +10,8 @@ For every folder of the dev set (``source.html.gz``, ``expected.html.gz``,
 Scores, the same for both:
 - text: bag-of-words precision, recall and F1 against the text of ``expected.html``
   (words: casefolded runs of letters and digits, counted with multiplicity), per page
-  and averaged over all pages; a page with no output scores 0;
+  and averaged over all pages (a page with no output scores 0), and pooled over all
+  the words of all pages;
 - title: normalised equality (NFKC, casefolded, punctuation and spaces folded) with
   the expected title or with the expected title less a trailing site-name part
   (" | Site", " - Site": the reference keeps that suffix on some pages, drops it on
@@ -68,6 +69,9 @@ class Page:
 
 @dataclass
 class Score:
+    common_words: int = 0  # pooled over all pages, so that long pages weigh more
+    got_words: int = 0
+    expected_words: int = 0
     precision: list[float] = field(default_factory=list)
     recall: list[float] = field(default_factory=list)
     f1: list[float] = field(default_factory=list)
@@ -79,6 +83,9 @@ class Score:
     def add(self, page: Page, text: str, title: str | None, authors: list[str]) -> None:
         got = words(text)
         common = sum((got & page.expected_words).values())
+        self.common_words += common
+        self.got_words += sum(got.values())
+        self.expected_words += sum(page.expected_words.values())
         precision = common / sum(got.values()) if got else 0.0
         recall = common / sum(page.expected_words.values()) if page.expected_words else 0.0
         self.precision.append(precision)
@@ -172,6 +179,10 @@ def main() -> None:
     for name, score in scores.items():
         print(f"{name:<12} {mean(score.precision):>9.3f} {mean(score.recall):>7.3f} {mean(score.f1):>6.3f}"
               f" {mean(score.titles):>6.3f} {mean(score.bylines):>6.3f} {1000 * score.seconds / len(pages):>8.1f}")
+    print("pooled over all words of all pages (long pages weigh more):")
+    for name, score in scores.items():
+        precision, recall = score.common_words / max(score.got_words, 1), score.common_words / max(score.expected_words, 1)
+        print(f"{name:<12} {precision:>9.3f} {recall:>7.3f} {2 * precision * recall / max(precision + recall, 1e-9):>6.3f}")
     if args.show:
         print("\n".join(scores[args.show].misses))
 
