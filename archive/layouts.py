@@ -7,6 +7,7 @@ crawler's site profile names the layout its site uses.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -41,6 +42,22 @@ class PageLayout:
 
     def is_listing_path(self, path: str) -> bool:
         return self.listing_path is not None and bool(self.listing_path.match(path))
+
+    def to_json(self) -> str:
+        """The layout as data, to record in an archive (a learned one) and read back."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("article_path", "listing_path"):
+            fields[name] = fields[name].pattern if fields[name] is not None else None
+        fields["template_texts"] = sorted(self.template_texts)
+        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PageLayout:
+        fields = json.loads(text)
+        for name in ("article_path", "listing_path"):
+            fields[name] = re.compile(fields[name]) if fields.get(name) is not None else None
+        fields["template_texts"] = frozenset(fields.get("template_texts", ()))
+        return cls(**fields)
 
 
 # WordPress with the "Zox News" theme (Modern Diplomacy): see site-notes.md.

@@ -2,7 +2,7 @@
 and which blocks are its template."""
 
 from archive.extract import read_page
-from archive.layouts import GENERIC
+from archive.layouts import GENERIC, ZOX_NEWS, PageLayout
 from archive.learn import learn_layout, read_with_learned
 
 BASE = "http://127.0.0.1:9"
@@ -67,3 +67,12 @@ def test_a_page_that_does_not_fit_is_read_generically():
 
 def test_too_few_pages_teach_nothing():
     assert learn_layout("h", [(host_page(0), f"{BASE}/story/0"), (host_page(1), f"{BASE}/story/1")]) is None
+
+
+def test_a_learned_layout_is_data_that_reads_the_same_once_recorded():
+    layout = learned()
+    recorded = PageLayout.from_json(layout.to_json())
+    assert recorded == layout
+    page, url = host_page(4), f"{BASE}/story/4"
+    assert read_page(page, url, recorded) == read_page(page, url, layout)
+    assert PageLayout.from_json(ZOX_NEWS.to_json()) == ZOX_NEWS
