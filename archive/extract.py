@@ -46,6 +46,8 @@ _PROTECT = str.maketrans(_PROTECTED)
 _RESTORE = str.maketrans({v: k for k, v in _PROTECTED.items()})
 # Blocks of text a template may repeat from page to page.
 TEXT_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
+# Some CMSs wrap JSON-LD in a CDATA section or an HTML comment.
+_JSON_WRAPPER = re.compile(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$")
 _SINGLE_BYTE = {"ascii", "latin-1", "iso-8859-1", "iso8859-1", "cp1252", "windows-1252", "us-ascii"}
 
 
@@ -383,7 +385,7 @@ def _json_ld_article(doc, scripts: str = "//head/script") -> dict:
     """The page's own article object from JSON-LD (Yoast puts it in @graph)."""
     for script in doc.xpath(scripts + "[@type='application/ld+json']"):
         try:
-            data = json.loads(script.text or "")
+            data = json.loads(_JSON_WRAPPER.sub("", script.text or ""))
         except ValueError:
             continue
         nodes = []
@@ -416,12 +418,16 @@ def _authors(region, layout, ld, meta, text, trafilatura_metadata) -> list[str]:
 
 def _generic_title(doc, meta, ld, url: str) -> str | None:
     """The headline as the page's metadata gives it, less the site's name."""
-    title = (_clean(meta.get("og:title")) or _clean(ld.get("headline")) or _clean(meta.get("twitter:title"))
-             or _clean(_first(doc.xpath("//head/title/text()"))))
     publisher = ld.get("publisher") if isinstance(ld.get("publisher"), dict) else {}
     site_keys = site_name_keys([meta.get("og:site_name"), meta.get("application-name"), publisher.get("name")],
                                [url, meta.get("og:url"), _first(doc.xpath("//head/link[@rel='canonical']/@href"))])
-    title = title_without_site_name(title, site_keys)
+    document_title = title_without_site_name(_clean(_first(doc.xpath("//head/title/text()"))), site_keys)
+    declared = [title_without_site_name(_clean(value), site_keys)
+                for value in (meta.get("og:title"), ld.get("headline"), meta.get("twitter:title"))]
+    # A declared headline the <title> does not bear out may be something else (a
+    # description in JSON-LD): the first that agrees with it, else the first there is.
+    title = (_first([t for t in declared if t and (not document_title or same_headline(t, document_title))])
+             or declared[0] or document_title or _first([t for t in declared if t]))
     # The headline readers see, where it is the same headline in other words.
     headings = [_clean(h1.text_content()) for h1 in doc.xpath("//body//h1")]
     return _first([h for h in headings if h and (not title or same_headline(h, title))]) or title

@@ -21,6 +21,8 @@ Scores, the same for both:
   leading "By"/"Par"/"Por"/"Von"/"Written by", "and" and its kin, URLs, e-mail
   addresses, numbers, month names, am/pm, "updated", "edited" (the reference keeps
   the dates and labels around the names on some pages);
+- date: the day of publication equal to the expected publishedTime's, over pages
+  with one (trafilatura gives a day only, so the time and zone are not compared);
 - ms/page: wall time of each extractor alone, text and metadata together.
 """
 
@@ -65,6 +67,7 @@ class Page:
     expected_words: Counter
     title: str | None
     byline: str | None
+    published: str | None
 
 
 @dataclass
@@ -77,10 +80,11 @@ class Score:
     f1: list[float] = field(default_factory=list)
     titles: list[bool] = field(default_factory=list)
     bylines: list[bool] = field(default_factory=list)
+    dates: list[bool] = field(default_factory=list)
     seconds: float = 0.0
     misses: list[str] = field(default_factory=list)
 
-    def add(self, page: Page, text: str, title: str | None, authors: list[str]) -> None:
+    def add(self, page: Page, text: str, title: str | None, authors: list[str], published: str | None) -> None:
         got = words(text)
         common = sum((got & page.expected_words).values())
         self.common_words += common
@@ -101,6 +105,8 @@ class Score:
             self.bylines.append(ok)
             if not ok:
                 self.misses.append(f"{page.name}: byline {authors!r} expected {page.byline!r}")
+        if page.published:
+            self.dates.append((published or "")[:10] == page.published[:10])
 
 
 def words(text: str | None) -> Counter:
@@ -130,20 +136,21 @@ def load(devset: Path, limit: int | None) -> list[Page]:
         expected = lxml.html.fromstring(expected_html) if expected_html.strip() else None
         metadata = json.loads((folder / "expected-metadata.json").read_text())
         pages.append(Page(folder.name, html, words(expected.text_content() if expected is not None else ""),
-                          metadata.get("title") or None, (metadata.get("byline") or "").strip() or None))
+                          metadata.get("title") or None, (metadata.get("byline") or "").strip() or None,
+                          metadata.get("publishedTime") or None))
     return pages
 
 
-def read_with_steppe(page: Page) -> tuple[str, str | None, list[str]]:
+def read_with_steppe(page: Page) -> tuple[str, str | None, list[str], str | None]:
     record = read_page(page.html, f"http://devset.invalid/{page.name}/", GENERIC).article
-    return (record.text, record.title, record.authors) if record else ("", None, [])
+    return (record.text, record.title, record.authors, record.published) if record else ("", None, [], None)
 
 
-def read_with_trafilatura(page: Page) -> tuple[str, str | None, list[str]]:
+def read_with_trafilatura(page: Page) -> tuple[str, str | None, list[str], str | None]:
     text = trafilatura.extract(page.html)
     metadata = trafilatura.extract_metadata(page.html)
     authors = metadata.author.split("; ") if metadata and metadata.author else []
-    return text or "", metadata.title if metadata else None, authors
+    return text or "", metadata.title if metadata else None, authors, metadata.date if metadata else None
 
 
 EXTRACTORS = {"steppe": read_with_steppe, "trafilatura": read_with_trafilatura}
@@ -154,9 +161,9 @@ def run(pages: list[Page], scores: dict[str, Score]) -> None:
     for page in pages:
         for name, read in EXTRACTORS.items():
             started = time.perf_counter()
-            text, title, authors = read(page)
+            text, title, authors, published = read(page)
             scores[name].seconds += time.perf_counter() - started
-            scores[name].add(page, text, title, authors)
+            scores[name].add(page, text, title, authors, published)
 
 
 def mean(values: list) -> float:
@@ -174,11 +181,14 @@ def main() -> None:
     scores = {name: Score() for name in EXTRACTORS}
     run(pages, scores)
     print(f"{len(pages)} pages of {args.devset}; text: bag-of-words against expected.html, mean over pages;"
-          f" title over {len(scores['steppe'].titles)} pages, byline over {len(scores['steppe'].bylines)}")
-    print(f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'title':>6} {'byline':>6} {'ms/page':>8}")
+          f" title over {len(scores['steppe'].titles)} pages, byline over {len(scores['steppe'].bylines)},"
+          f" date over {len(scores['steppe'].dates)}")
+    print(f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'title':>6} {'byline':>6} {'date':>6}"
+          f" {'ms/page':>8}")
     for name, score in scores.items():
         print(f"{name:<12} {mean(score.precision):>9.3f} {mean(score.recall):>7.3f} {mean(score.f1):>6.3f}"
-              f" {mean(score.titles):>6.3f} {mean(score.bylines):>6.3f} {1000 * score.seconds / len(pages):>8.1f}")
+              f" {mean(score.titles):>6.3f} {mean(score.bylines):>6.3f} {mean(score.dates):>6.3f}"
+              f" {1000 * score.seconds / len(pages):>8.1f}")
     print("pooled over all words of all pages (long pages weigh more):")
     for name, score in scores.items():
         precision, recall = score.common_words / max(score.got_words, 1), score.common_words / max(score.expected_words, 1)

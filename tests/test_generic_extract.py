@@ -148,11 +148,23 @@ def test_the_extraction_bench_scores_both_extractors(tmp_path):
     page.joinpath("source.html.gz").write_bytes(gzip.compress(news_page(jsonld_authors=["Aigerim Seitkali"]).encode()))
     page.joinpath("expected.html.gz").write_bytes(gzip.compress(f"<div>{PARAGRAPHS}</div>".encode()))
     page.joinpath("expected-metadata.json").write_text(json.dumps(
-        {"title": "Water of the Syr Darya | Steppe Review", "byline": "By Aigerim Seitkali and Timur Nazarov"}))
+        {"title": "Water of the Syr Darya | Steppe Review", "byline": "By Aigerim Seitkali and Timur Nazarov",
+         "publishedTime": "2024-05-03T09:15:00+05:00"}))
     result = subprocess.run([sys.executable, str(REPO / "bench" / "extract.py"), "--devset", str(tmp_path / "devset")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:4]}
     assert set(rows) == {"steppe", "trafilatura"}
-    precision, recall, f1, title, byline, ms = map(float, rows["steppe"])
-    assert (precision, recall, f1, title, byline) == (1.0, 1.0, 1.0, 1.0, 1.0) and ms > 0
+    precision, recall, f1, title, byline, date, ms = map(float, rows["steppe"])
+    assert (precision, recall, f1, title, byline, date) == (1.0, 1.0, 1.0, 1.0, 1.0, 1.0) and ms > 0
+
+
+def test_json_ld_in_cdata_and_a_headline_the_title_does_not_bear_out():
+    html = ("<html><head><title>Hermitian matrix - Wikipedia</title>"
+            "<meta property='og:site_name' content='Wikipedia'>"
+            "<script type='application/ld+json'><![CDATA[{\"@type\": \"Article\", \"headline\": "
+            "\"matrix equal to its conjugate-transpose\", \"datePublished\": \"2003-02-28T21:51:08Z\"}]]></script>"
+            f"</head><body><main>{PARAGRAPHS}</main></body></html>")
+    record = read_page(html, "http://127.0.0.1:9/wiki/Hermitian_matrix", GENERIC).article
+    assert record.published == "2003-02-28T21:51:08+00:00"
+    assert record.title == "Hermitian matrix"
