@@ -20,8 +20,9 @@ import lxml.html
 from .extract import TEXT_BLOCKS, ArticleRecord, PageReading, read_page, template_key as _key
 from .layouts import GENERIC, PageLayout
 
-# A selector must hold on this share of the pages it was learned from.
-AGREEMENT = 2 / 3
+# A selector must hold on more than this share of the pages it was learned from: a
+# majority, since the generic reading it learns from is itself wrong on some pages.
+AGREEMENT = 1 / 2
 MIN_PAGES = 3
 _VOLATILE = re.compile(r"\d")  # "post-1234", "tag-42": names that change from page to page
 
@@ -42,8 +43,8 @@ def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
             learned.append(LearnedPage(lxml.html.document_fromstring(html), record))
     if len(learned) < MIN_PAGES:
         return None
-    title = _agreed(learned, _title_elements, unique=True)
-    body = _agreed(learned, _body_elements, unique=True)
+    title = _agreed(learned, _title_elements, first=True)
+    body = _agreed(learned, _body_elements, first=True)
     if title is None or body is None:
         return None
     return PageLayout(
@@ -66,19 +67,25 @@ def read_with_learned(html: str, url: str, layout: PageLayout) -> PageReading:
     return reading
 
 
-def _agreed(pages: list[LearnedPage], find, unique: bool = False) -> str | None:
-    """The selector of the elements ``find`` points at on most pages (and, for ``unique``,
-    that matches exactly one element on each of them)."""
+def _agreed(pages: list[LearnedPage], find, first: bool = False) -> str | None:
+    """The selector of the elements ``find`` points at on most pages (and, for ``first``,
+    whose first match is one of them on most pages: a layout reads the first match, and
+    themes append older articles below the page's own)."""
     votes = Counter()
     for page in pages:
         votes.update({selector for el in find(page) for selector in _selectors(el)})
     # Most pages first; on a tie, the shorter selector (the less it assumes, the longer it holds).
     for selector, count in sorted(votes.items(), key=lambda item: (-item[1], len(item[0]), item[0])):
-        if count < max(2, AGREEMENT * len(pages)):
+        if count < 2 or count <= AGREEMENT * len(pages):
             break
-        if not unique or all(len(page.doc.cssselect(selector)) <= 1 for page in pages):
+        if not first or sum(_first_match(page, selector) in find(page) for page in pages) > AGREEMENT * len(pages):
             return selector
     return None
+
+
+def _first_match(page: LearnedPage, selector: str):
+    matches = page.doc.cssselect(selector)
+    return matches[0] if matches else None
 
 
 def _selectors(el) -> list[str]:
@@ -134,4 +141,4 @@ def _template_texts(pages: list[LearnedPage]) -> frozenset[str]:
     seen = Counter()
     for page in pages:
         seen.update({_key(el.text_content()) for el in page.doc.iter(*TEXT_BLOCKS) if len(_key(el.text_content())) > 20})
-    return frozenset(text for text, count in seen.items() if count >= max(2, AGREEMENT * len(pages)))
+    return frozenset(text for text, count in seen.items() if count >= 2 and count > AGREEMENT * len(pages))

@@ -76,3 +76,25 @@ def test_a_learned_layout_is_data_that_reads_the_same_once_recorded():
     page, url = host_page(4), f"{BASE}/story/4"
     assert read_page(page, url, recorded) == read_page(page, url, layout)
     assert PageLayout.from_json(ZOX_NEWS.to_json()) == ZOX_NEWS
+
+
+def test_learned_from_a_few_demo_pages_it_reads_the_others_better_than_the_generic_layout():
+    # The demo theme appends older articles below each one: read generically, some pages
+    # give the wrong article; a majority of them still agree on where the own one is.
+    from crawler.demo_site import DemoSite
+    from crawler.demo_site.pages import render_article
+
+    site = DemoSite.build(n_articles=40, seed=5)
+    base = "http://127.0.0.1:8000"
+    pages = [(render_article(site, a, base, site.now.timestamp(), "n"), base + a.path, a)
+             for a in site.expected_articles()]
+    layout = learn_layout("127.0.0.1:8000", [(html, url) for html, url, _ in pages[:5]])
+    assert (layout.title, layout.body) == ("h1.entry-title.left.mvp-post-title", "div#mvp-content-main")
+    assert "leave a reply cancel reply" in layout.template_texts
+
+    def exact(read) -> int:
+        return sum((r.title, r.authors, r.text) == (a.title, a.authors, a.text)
+                   for html, url, a in pages[5:] for r in [read(html, url).article])
+
+    assert exact(lambda html, url: read_with_learned(html, url, layout)) > exact(
+        lambda html, url: read_page(html, url, GENERIC))
