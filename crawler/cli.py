@@ -19,6 +19,7 @@ from crawler.runner import resolve_profile, run_crawl
 from crawler.settings import user_agent
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
+GIVEN_UP_SHOWN = 10  # `steppe status` lists the latest fetches given up, not years of them
 
 
 def _setting_pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -236,22 +237,22 @@ def status(data_dir, runs):
                    f"  requests {run['requests'] or 0}, new {run['articles_new'] or 0},"
                    f" changed {run['articles_changed'] or 0}, unchanged {run['articles_unchanged'] or 0},"
                    f" gone {run['articles_gone'] or 0}, errors {run['errors'] or 0}")
-    owed, given_up, elsewhere = [], [], 0
-    for debt in debts(store):
-        if debt.state == "elsewhere":
-            elsewhere += 1
-        else:
-            (given_up if debt.state == "given_up" else owed).append(debt)
+    entries, counts = debts(store)
+    owed = [debt for debt in entries if debt.state == "owed"]
+    given_up = [debt for debt in entries if debt.state == "given_up"]
     if owed:
         click.echo(f"owed ({len(owed)}): found and not archived yet, fetched by the next crawls")
         for debt in owed:
             click.echo(f"  {debt.describe()}")
     if given_up:
-        click.echo(f"given up ({len(given_up)}): the site's answer was final" + (", latest:" if len(given_up) > runs else ":"))
-        for debt in given_up[-runs:]:
+        shown = given_up[-GIVEN_UP_SHOWN:]
+        click.echo(f"given up ({len(given_up)}): the site's answer was final" + (", latest:" if shown != given_up else ":"))
+        for debt in shown:
             click.echo(f"  {debt.describe()}")
-    if elsewhere:
-        click.echo(f"elsewhere: {elsewhere} articles the sitemaps list and the section's listing does not")
+    if counts.get("sought"):
+        click.echo(f"sought: {counts['sought']} articles the sitemaps list, to be looked for in the section's listing")
+    if counts.get("elsewhere"):
+        click.echo(f"elsewhere: {counts['elsewhere']} articles the sitemaps list and the section's listing does not")
     store.close()
     state = read_state(data_dir)
     if state:

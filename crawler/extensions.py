@@ -19,6 +19,7 @@ from archive.ingest import RecordReaders, store_capture
 from archive.lock import hold
 from archive.recover import recover
 from archive.store import Store
+from crawler.frontier import Frontier
 from crawler.settings import archive_paths
 from crawler.signals import response_archived
 
@@ -128,6 +129,8 @@ class ArchiveIngest:
         else:
             status = "failed"
         stats.set_value("steppe/status", status)
+        # Every record of the run is in the database now: what it owed and fetched is paid.
+        Frontier(self.store, spider.profile.section_url, spider.crawl_id).drop_archived()
         counts = self.store.crawl_counts(spider.crawl_id)
         for name, value in counts.items():  # the summary reports what the archive says
             stats.set_value(f"steppe/{name}", value)

@@ -32,6 +32,14 @@ from archive.store import Store
 MAX_WAIT_RUNS = 31
 
 
+# An article archived for good: its row, a former URL of it, or a final answer (a
+# page without an article, 404/410); a redirect or a 503 is no answer yet.
+_ARCHIVED = ("exists (select 1 from articles a where a.url = frontier.url)"
+             " or exists (select 1 from aliases l join articles a on a.url = l.target_url where l.url = frontier.url)"
+             " or exists (select 1 from captures c where c.canonical_url = frontier.url and c.kind = 'article'"
+             " and (c.status between 200 and 299 or c.status in (404, 410)))")
+
+
 def now_stamp() -> str:
     """Now, in the format of WARC-Date (captures' fetched_at), so that the two compare."""
     return datetime_to_iso_date(datetime.now(timezone.utc).replace(tzinfo=None), use_micros=True)
@@ -68,92 +76,111 @@ class Frontier:
         self.section = section
         self.crawl_id = crawl_id
 
-    def _write(self, sql: str, params: list) -> None:
-        """One statement, or one per tuple of ``params``, committed at once: the crawl's
-        ingest writes through another connection, which must not wait on this one."""
+    def _write(self, sql: str, params: list, many: bool = False) -> None:
+        """One statement (``many``: one per tuple of ``params``), committed at once: the
+        crawl's ingest writes through another connection, which must not wait on this one."""
         with self.db.conn:
-            if params and isinstance(params[0], tuple):
-                self.db.conn.executemany(sql, params)
-            else:
-                self.db.conn.execute(sql, params)
+            (self.db.conn.executemany if many else self.db.conn.execute)(sql, params)
+
+    def _urls(self, where: str, params: list) -> set[str]:
+        return {url for (url,) in self.db.execute(f"select url from frontier where section = ? and {where}",
+                                                   [self.section, *params])}
 
     # Walks -----------------------------------------------------------------------
 
-    def begin_walk(self) -> str:
-        """Start a listing walk; returns the time articles must be known from for the
-        walk to stop at them: this run's start, or the start of an unfinished walk."""
+    def begin_walk(self) -> tuple[str, set[str]]:
+        """Start a listing walk. Returns the time articles must be known from for the
+        walk to stop at them (this run's start, or the start of an unfinished walk),
+        and the listing pages where an unfinished walk would have gone on."""
         self._write("insert or ignore into frontier (section, url, kind, state, discovered, crawl_id)"
                     " values (?, ?, 'walk', 'owed', ?, ?)", [self.section, self.section, now_stamp(), self.crawl_id])
-        return self.db.execute("select discovered from frontier where section = ? and url = ?",
-                               [self.section, self.section]).fetchone()[0]
+        began = self.db.execute("select discovered from frontier where section = ? and url = ?",
+                                [self.section, self.section]).fetchone()[0]
+        return began, self._urls("kind = 'resume'", [])
+
+    def walk_goes_on(self, pages: list[str]) -> None:
+        """The walk is about to read these listing pages: where a next run resumes it."""
+        now = now_stamp()
+        self._write("delete from frontier where section = ? and kind = 'resume'", [self.section])
+        self._write("insert or ignore into frontier (section, url, kind, state, discovered, crawl_id)"
+                    " values (?, ?, 'resume', 'owed', ?, ?)", [(self.section, url, now, self.crawl_id) for url in pages],
+                    many=True)
 
     def end_walk(self) -> None:
-        self._write("delete from frontier where section = ? and url = ? and kind = 'walk'", [self.section, self.section])
+        self._write("delete from frontier where section = ? and kind in ('walk', 'resume')", [self.section])
 
     # Articles --------------------------------------------------------------------
 
     def articles(self, *states: str) -> set[str]:
         """Article URLs in these states: owed (not to be requested as new: they are
-        due, or waiting out their backoff), given_up, elsewhere."""
-        marks = ", ".join("?" for _ in states)
-        return {url for (url,) in self.db.execute(
-            f"select url from frontier where section = ? and kind = 'article' and state in ({marks})",
-            [self.section, *states])}
+        due, or waiting out their backoff), given_up, sought, elsewhere."""
+        return self._urls(f"kind = 'article' and state in ({', '.join('?' for _ in states)})", list(states))
 
-    def owed_before(self, when: str) -> set[str]:
-        """Article URLs owed or given up since before ``when``: found by an earlier walk."""
-        return {url for (url,) in self.db.execute(
-            "select url from frontier where section = ? and kind = 'article' and discovered < ?", [self.section, when])}
+    def found_before(self, when: str) -> set[str]:
+        """Article URLs owed or given up, found before ``when`` (by an earlier walk)."""
+        return self._urls("kind = 'article' and state in ('owed', 'given_up') and discovered < ?", [when])
 
-    def due(self, answered: set[str]) -> list[str]:
-        """The owed articles this run fetches. Call once per run: it counts the backoff
-        of the others down, and drops rows whose answer an earlier run archived (a run
-        killed between its WARC write and its frontier write)."""
-        rows = self.db.execute("select url, wait_runs from frontier where section = ? and kind = 'article'"
-                               " and state = 'owed'", [self.section]).fetchall()
-        done = [url for url, _ in rows if url in answered]
-        self.answered(done)
+    def drop_archived(self) -> None:
+        """Forget the articles owed or sought that the archive's database now holds. A
+        row goes only then, not when its page is fetched: a record that never reaches
+        the database (a failed ingest, a torn WARC file) is fetched again."""
+        self._write(f"delete from frontier where section = ? and kind = 'article' and state in ('owed', 'sought')"
+                    f" and ({_ARCHIVED})", [self.section])
+
+    def due(self) -> list[str]:
+        """The owed articles this run fetches. Call once per run, at its start: it
+        counts the backoff of the others down."""
+        self.drop_archived()
+        due = self._urls("kind = 'article' and state = 'owed' and wait_runs = 0", [])
         self._write("update frontier set wait_runs = wait_runs - 1 where section = ? and kind = 'article'"
                     " and state = 'owed' and wait_runs > 0", [self.section])
-        return [url for url, wait in rows if not wait and url not in answered]
+        return sorted(due)
 
     def found(self, urls: list[str]) -> None:
-        if urls:
-            now = now_stamp()
-            self._write("insert or ignore into frontier (section, url, kind, state, discovered, crawl_id, attempts,"
-                        " wait_runs) values (?, ?, 'article', 'owed', ?, ?, 0, 0)",
-                        [(self.section, url, now, self.crawl_id) for url in urls])
+        """Articles of the section's own (listed, or linked from its articles): owed
+        until archived, whatever the sitemaps said of them."""
+        self._add(urls, "owed", replaces=("sought", "elsewhere"))
 
-    def answered(self, urls: list[str]) -> None:
-        if urls:
-            self._write("delete from frontier where section = ? and url = ? and kind = 'article'",
-                        [(self.section, url) for url in urls])
+    def sought(self, urls: list[str]) -> None:
+        """Articles the sitemaps list and the archive lacks: to be looked for in the
+        section's listing, by this run or the next ones."""
+        self._add(urls, "sought", replaces=())
 
     def elsewhere(self, urls: list[str]) -> None:
-        """Articles the sitemaps list and the section's listing does not: other
-        sections' (or not listed at all), not looked for again."""
-        if urls:
-            now = now_stamp()
-            self._write("insert or ignore into frontier (section, url, kind, state, discovered, crawl_id, attempts,"
-                        " wait_runs) values (?, ?, 'article', 'elsewhere', ?, ?, 0, 0)",
-                        [(self.section, url, now, self.crawl_id) for url in urls])
+        """Sought articles the section's listing does not hold: other sections'."""
+        self._add(urls, "elsewhere", replaces=("sought",))
+
+    def _add(self, urls: list[str], state: str, replaces: tuple[str, ...]) -> None:
+        if not urls:
+            return
+        now = now_stamp()
+        update = (f" do update set state = excluded.state, discovered = excluded.discovered,"
+                  f" crawl_id = excluded.crawl_id where frontier.state in ({', '.join(repr(s) for s in replaces)})"
+                  if replaces else " do nothing")
+        self._write("insert into frontier (section, url, kind, state, discovered, crawl_id, attempts, wait_runs)"
+                    " values (?, ?, 'article', ?, ?, ?, 0, 0) on conflict (section, url)" + update,
+                    [(self.section, url, state, now, self.crawl_id) for url in urls], many=True)
 
     def failed(self, url: str, reason: str, transient: bool) -> None:
         """A fetch of an owed article failed: try again in a later run, or give up."""
         if transient:
             self._write(
                 "update frontier set attempts = attempts + 1, last_attempt = ?, last_error = ?,"
-                f" wait_runs = min((1 << attempts) - 1, {MAX_WAIT_RUNS})"
+                f" wait_runs = min((1 << min(attempts, 5)) - 1, {MAX_WAIT_RUNS})"
                 " where section = ? and url = ? and kind = 'article'", [now_stamp(), reason, self.section, url])
         else:
             self._write("update frontier set state = 'given_up', last_attempt = ?, last_error = ?, wait_runs = 0"
                         " where section = ? and url = ? and kind = 'article'", [now_stamp(), reason, self.section, url])
 
 
-def debts(store: Store) -> list[Debt]:
-    """Everything the frontier holds, oldest first: for ``steppe status``."""
+def debts(store: Store) -> tuple[list[Debt], dict[str, int]]:
+    """What the frontier owes and gave up, oldest first, and how many articles it
+    seeks in the listings or found elsewhere: for ``steppe status``."""
     if not store.db["frontier"].exists():  # a database older than the frontier, opened read-only
-        return []
+        return [], {}
     rows = store.db.execute("select section, url, kind, state, discovered, attempts, last_error, wait_runs"
-                            " from frontier order by state desc, kind desc, discovered, url").fetchall()
-    return [Debt(*row[:5], row[5] or 0, row[6], row[7] or 0) for row in rows]
+                            " from frontier where kind != 'resume' and state in ('owed', 'given_up')"
+                            " order by state desc, kind desc, discovered, url").fetchall()
+    counts = dict(store.db.execute("select state, count(*) from frontier where state in ('sought', 'elsewhere')"
+                                   " group by state").fetchall())
+    return [Debt(*row[:5], row[5] or 0, row[6], row[7] or 0) for row in rows], counts

@@ -186,8 +186,12 @@ def test_an_article_the_sitemaps_list_and_the_archive_lacks_is_looked_for_in_the
     with serve_site(before, hang_seconds=0.5) as server:
         assert crawl(server, data_dir).returncode == 0
         server.site = site
-        server.clear_requests()
+        server.fail(f"{SECTION}page/2/", times=2)  # the look-up is cut short: RETRY_TIMES=1 is two tries
         assert crawl(server, data_dir).returncode == 0
+        assert server.url + hidden.path not in stored_urls(data_dir)
+        assert "sought: 1 articles" in status(data_dir)
+        server.clear_requests()
+        assert crawl(server, data_dir).returncode == 0  # the next run looks again, sitemaps unchanged
         requested = [e.path for e in server.requests]
         assert hidden.path in requested
         assert not {a.path for a in site.other_articles} & set(requested)  # the sitemaps name other sections too
@@ -213,3 +217,15 @@ def test_a_crawl_of_one_site_leaves_another_sites_articles_alone(tmp_path):
     stored = stored_urls(data_dir)
     for server in (first, second):
         assert {server.url + path for path in readable(server.site)} <= stored
+
+
+def test_a_listing_page_that_failed_a_first_crawl_is_read_by_the_next(tmp_path):
+    site = DemoSite.build(n_articles=40, seed=30)
+    data_dir = tmp_path / "data"
+    with serve_site(site, hang_seconds=0.5) as server:
+        server.fail(f"{SECTION}page/2/", times=2)
+        assert crawl(server, data_dir).returncode == 0
+        assert {server.url + path for path in readable(site)} - stored_urls(data_dir)  # "Continue Reading" is no listing
+        assert "elsewhere" not in status(data_dir)  # a walk cut short proves nothing
+        assert crawl(server, data_dir).returncode == 0
+    assert {server.url + path for path in readable(site)} <= stored_urls(data_dir)

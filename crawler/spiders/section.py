@@ -28,7 +28,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
 from archive.store import TRANSIENT_STATUSES, Store
-from crawler.frontier import Frontier
+from crawler.frontier import Frontier, now_stamp
 from crawler.middlewares import PageBudgetReached
 from crawler.settings import archive_paths
 from crawler.site import MODERN_DIPLOMACY, SiteProfile
@@ -39,6 +39,9 @@ def new_crawl_id() -> str:
 
 
 _URL_DAY = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])/")
+
+
+LISTING_PRIORITY = 10
 
 
 def url_day(url: str) -> str | None:
@@ -93,7 +96,7 @@ class SectionSpider(scrapy.Spider):
         self.sitemaps_complete = True
         self.started = time.monotonic()
         self.relisted = False
-        self.incremental = False
+        self.resume_at: set[str] = set()  # listing pages where an unfinished walk would have gone on
         self.robots = None  # the site's robots.txt rules, once Scrapy has read them
 
     @classmethod
@@ -126,15 +129,19 @@ class SectionSpider(scrapy.Spider):
         self.store = Store(db_path)
         self.frontier = Frontier(self.store, self.profile.section_url, self.crawl_id)
         site = self.profile.base_url + "/"
-        answered = self.store.seen_article_urls(site)
-        due = self.frontier.due(answered)
-        walk_began = self.frontier.begin_walk()
+        due = self.frontier.due()
+        opened = now_stamp()
+        walk_began, self.resume_at = self.frontier.begin_walk()
         if not self.full:
+            answered = self.store.seen_article_urls(site)
             self.articles = self.store.article_index(site)
             self.known = answered | self.frontier.articles("owed")
             self.given_up = self.frontier.articles("given_up", "elsewhere")
-            self.settled = self.store.seen_article_urls(site, walk_began) | self.frontier.owed_before(walk_began)
-        self.incremental = bool(answered)
+            # A walk of this run's own stops at what is known now; one resumed, at what
+            # was known when it began.
+            self.settled = ((answered if walk_began >= opened else self.store.seen_article_urls(site, walk_began))
+                            | self.frontier.found_before(walk_began))
+            self.sitemap_unknown = {url: url_day(url) for url in self.frontier.articles("sought") - self.known}
         self.known.update(due)
         return due
 
@@ -143,13 +150,15 @@ class SectionSpider(scrapy.Spider):
             self.store.close()
 
     async def start(self):
-        for url in self._open_archive():
-            self.crawler.stats.inc_value("steppe/owed_fetched")
-            yield self._article_request(url)
+        due = self._open_archive()
         if not self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             # Scrapy reads no robots.txt then: read it for its Sitemap lines.
             yield self._request(self.profile.robots_url, self.parse_robots, meta={"handle_httpstatus_all": True})
-        yield self._listing_request(self.profile.section_url)
+        for url in [self.profile.section_url, *sorted(self.resume_at)]:
+            yield self._listing_request(url)
+        for url in due:
+            self.crawler.stats.inc_value("steppe/owed_fetched")
+            yield self._article_request(url)
         for url, dated in self.articles.items():
             if (_parse_time(dated) or datetime.min.replace(tzinfo=timezone.utc)) >= self.revalidate_after:
                 self.crawler.stats.inc_value("steppe/revalidated/young")
@@ -176,8 +185,9 @@ class SectionSpider(scrapy.Spider):
             self.walking += 1
             self.listed.add(url)
         # The walk keeps its own count of which pages it asked for: the duplicate filter
-        # would drop a page silently, and the walk would never know it ended.
-        return self._request(url, self.parse_listing, dont_filter=True,
+        # would drop a page silently, and the walk would never know it ended. Listing
+        # pages go first: a bounded run reads the listing before the articles it owes.
+        return self._request(url, self.parse_listing, dont_filter=True, priority=LISTING_PRIORITY,
                              meta={"known_in_a_row": known_in_a_row, "relist": relist, "looking": looking})
 
     def _listing_answered(self, relist: bool, cut: bool = False) -> None:
@@ -217,15 +227,21 @@ class SectionSpider(scrapy.Spider):
                                       for href in response.css(self.profile.next_page_link).getall())
                       if url and (relist or url not in self.listed)]
         if not relist:
-            self.walk_reached = min(filter(None, [self.walk_reached, *map(url_day, teasers)]), default=None)
+            # How far back the walk has read: the day of the page's last dated teaser
+            # (an old sticky post at the top of page 1 says nothing of that).
+            days = [day for day in map(url_day, teasers) if day]
+            self.walk_reached = min(filter(None, [self.walk_reached, days[-1] if days else None]), default=None)
         if response.meta.get("looking"):
             stop = not self._still_looking(end_of_listing=not next_pages)
         else:
             stop = known_in_a_row >= (self.margin or len(teasers) or 1)
         if stop:
             self.crawler.stats.set_value("steppe/listing_stopped_at", response.url)
-            self.walk_next = [] if relist else next_pages
+            if not relist:
+                self.walk_next = next_pages
             next_pages = []
+        if next_pages and not relist:
+            self.frontier.walk_goes_on(next_pages)
         for url in next_pages:
             yield self._listing_request(url, known_in_a_row, relist, looking=response.meta.get("looking", False))
         self._listing_answered(relist)
@@ -247,11 +263,10 @@ class SectionSpider(scrapy.Spider):
         self.crawler.stats.inc_value("steppe/article_pages")
         text = self.profile.continue_reading_text
         hrefs = response.xpath(f'//a[@href][contains(normalize-space(string(.)), "{text}")]/@href').getall()
-        # What this page links to is owed before the page itself is paid.
+        # Its own frontier row goes once the archive holds it (``Frontier.due``): a
+        # record that never reaches the database is fetched again.
         yield from self._new_articles(url for url in (self.profile.article_url(response.urljoin(href))
                                                       for href in hrefs) if url)
-        if "owed" in response.meta:
-            self.frontier.answered([response.meta["owed"]])
 
     # Sitemaps: which known articles changed or went away -------------------------------
 
@@ -288,7 +303,7 @@ class SectionSpider(scrapy.Spider):
             # Unchanged since we last read it: nothing in it moved.
             self.sitemaps_complete = False
         else:
-            sitemap = Sitemap(response.body)
+            sitemap, sought = Sitemap(response.body), []
             for entry in sitemap:
                 loc = entry.get("loc", "")
                 if sitemap.type == "sitemapindex":
@@ -299,14 +314,16 @@ class SectionSpider(scrapy.Spider):
                 if not url:
                     continue
                 self.sitemap_urls.add(url)
-                if url not in self.known and url not in self.given_up and url_day(url):
-                    self.sitemap_unknown[url] = url_day(url)
+                if url not in self.known and url not in self.given_up and (day := url_day(url)):
+                    sought.append(url)
+                    self.sitemap_unknown[url] = day
                 # Against the article's own date, not our capture time: the site's
                 # clock and ours need not agree.
                 lastmod, dated = _parse_time(entry.get("lastmod")), _parse_time(self.articles.get(url))
                 if lastmod and dated and lastmod > dated:
                     self.crawler.stats.inc_value("steppe/revalidated/sitemap_lastmod")
                     yield self._revalidate(url)
+            self.frontier.sought(sought)  # looked for by the next runs too, until found or placed
         if self.sitemaps_pending == 0 and self.sitemaps_complete and self.sitemap_urls:
             # Known articles the site no longer lists: renamed (301) or removed (404/410).
             for url in self.articles:
@@ -323,8 +340,9 @@ class SectionSpider(scrapy.Spider):
         walk having read those days whole; for older ones the walk goes on from where
         it stopped until it has read past their day. What is not found is given up,
         so that it is not looked for again."""
-        if self.sitemaps_pending or self.walking or self.walk_reached is None or not self.sitemap_unknown:
-            return
+        if (self.sitemaps_pending or self.walking or self.walk_cut or self.walk_reached is None
+                or not self.sitemap_unknown):
+            return  # a walk cut short proves nothing: what it sought stays sought
         missing = {url: day for url, day in self.sitemap_unknown.items() if url not in self.known
                    and (self.robots is None or self.robots.allowed(url, self.robots_agent))}
         self.sitemap_unknown = {}  # looked at once per run
@@ -348,7 +366,8 @@ class SectionSpider(scrapy.Spider):
         remaining = {url: day for url, day in self.looking_for.items() if url not in self.known}
         self.looking_for = {url: day for url, day in remaining.items()
                             if day <= self.walk_reached and not end_of_listing}
-        self._not_in_the_listing(remaining.keys() - self.looking_for.keys())
+        if not self.walk_cut:
+            self._not_in_the_listing(remaining.keys() - self.looking_for.keys())
         return bool(self.looking_for)
 
 
@@ -358,6 +377,11 @@ class SectionSpider(scrapy.Spider):
         """A fetch that failed for this run: say what and where, count it, go on; what
         the archive lacks stays owed to the next runs, unless the answer was final."""
         request = failure.request
+        looking = []
+        if request.callback == self.parse_sitemap:  # the look-up goes on with the others
+            self.sitemaps_pending -= 1
+            self.sitemaps_complete = False
+            looking = list(self._look_for_sitemap_articles())
         if failure.check(PageBudgetReached):  # not a failure: the run was bounded
             if "relist" in request.meta:
                 self._listing_answered(request.meta["relist"], cut=True)
@@ -369,10 +393,11 @@ class SectionSpider(scrapy.Spider):
             self._listing_answered(request.meta["relist"], cut=transient)
         if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             self.crawler.stats.inc_value("steppe/robots_forbidden")
-            return
+            return looking
         self.crawler.stats.inc_value("steppe/errors")
         self.failures.append((request.url, reason))
         self.logger.error("Could not fetch %s: %s", request.url, reason)
+        return looking
 
 
 def _failure_reason(failure) -> tuple[str, bool]:
