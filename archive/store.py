@@ -153,8 +153,10 @@ class Store:
         self.path = path
         self._known_crawls: set[str] = set()
         if read_only:
-            # immutable: a folder we cannot write to gets no -wal/-shm files either.
-            immutable = "&immutable=1" if not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK) else ""
+            # With no -wal file beside it no process has the database open to write
+            # (the last one to close removes it): read it as immutable, which makes no
+            # -wal/-shm files either (a plain read-only connection leaves both).
+            immutable = "" if os.path.exists(f"{path}-wal") else "&immutable=1"
             self.db = sqlite_utils.Database(sqlite3.connect(
                 f"{Path(path).resolve().as_uri()}?mode=ro{immutable}", uri=True))
             return

@@ -120,7 +120,16 @@ def _no_archive(data_dir: Path) -> click.BadParameter:
                               param_hint="--data-dir")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Steppe(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # rather than click's bare "Aborted!"
+            click.echo("steppe: interrupted (Ctrl-C)", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+@click.group(cls=_Steppe, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="steppe")
 def main():
     """steppe: archive one section of a news site as WARC files and an SQLite database.
@@ -194,7 +203,9 @@ def demo(articles, port, data_dir, overrides, verbose):
     The demo site mimics the real section, broken pages included: a 503 with
     Retry-After, a slow page, a page that times out, a redirect loop, an empty page.
 
-    Exit status: as for `steppe crawl`; 2 also when the port is taken.
+    Exit status: 0 the crawl finished; 1 it failed or was interrupted (Ctrl-C), or
+    the data directory cannot be written to; 2 bad usage, the port taken included;
+    3 another crawl is using the data directory.
     """
     from crawler.demo_site import DemoServer, DemoSite
 
