@@ -44,11 +44,10 @@ def database_problem(db_path: str | os.PathLike) -> DatabaseProblem | None:
         return DatabaseProblem(f"is damaged ({exc})", unreadable=True)
     if verdict != "ok":
         return DatabaseProblem(f"is damaged ({verdict})", unreadable=True)
-    missing = set(SCHEMA) - tables
-    if missing == set(SCHEMA):
+    # Some tables missing is an older schema, which the next writer migrates; none
+    # at all is no archive.
+    if not tables & set(SCHEMA):
         return DatabaseProblem("holds no archive (empty, or cut short)")
-    if missing:
-        return DatabaseProblem(f"lacks the tables {', '.join(sorted(missing))} (cut short?)")
     return None
 
 

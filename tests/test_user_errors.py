@@ -48,6 +48,10 @@ def archive_copy(fixture_crawl, tmp_path) -> Path:
     """A copy of a real crawl's data directory, for a test to damage."""
     data_dir = tmp_path / "data"
     shutil.copytree(fixture_crawl.data_dir, data_dir)
+    # Idle, as a crawl that ended leaves it: connections other tests hold to the
+    # original may have come along as a -wal file; the last connection folds it in.
+    with closing(sqlite3.connect(data_dir / "archive.db")) as db:
+        db.execute("pragma wal_checkpoint(truncate)")
     return data_dir
 
 
