@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.utils.asyncio import sleep
+from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.response import response_status_message
 
 from archive import __version__
@@ -139,10 +141,20 @@ class RetryAfterMiddleware(RetryMiddleware):
             return response
         wait = retry_after_seconds(response.headers.get("Retry-After"))
         if wait:
-            wait = min(wait, self.max_wait)
             self.crawler.stats.inc_value("steppe/retry_after_waits")
-            await sleep(wait)
+            if not await self._waited(min(wait, self.max_wait)):
+                return response  # the crawl is stopping: a failure for now, owed to the next run
         return retry
+
+    async def _waited(self, seconds: float) -> bool:
+        """Sleep, in steps, as long as the engine runs: Ctrl-C must not wait out a
+        two-minute Retry-After, as the engine waits for every request in progress."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.crawler.engine.running:
+                return False
+            await sleep(min(left, 0.25))
+        return True
 
 
 class LoopAwareRedirectMiddleware(RedirectMiddleware):
@@ -156,3 +168,33 @@ class LoopAwareRedirectMiddleware(RedirectMiddleware):
             if canonical_url(result.url) in {canonical_url(url) for url in chain}:
                 raise IgnoreRequest(f"redirect loop: {' → '.join([*chain, result.url])}")
         return result
+
+
+class PageBudgetReached(IgnoreRequest):
+    """The run's page budget is spent: what was not fetched stays owed to the next run."""
+
+
+class PageBudgetMiddleware:
+    """STEPPE_MAX_PAGES (``--max-pages``): at most N requests leave for the network, so
+    at most N responses are archived. Scrapy's CLOSESPIDER_PAGECOUNT counts responses as
+    they come back, when the requests in flight have been sent already."""
+
+    def __init__(self, crawler, budget: int):
+        self.crawler = crawler
+        self.budget = budget
+        self.sent = 0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        budget = crawler.settings.getint("STEPPE_MAX_PAGES")
+        if budget <= 0:
+            raise NotConfigured
+        return cls(crawler, budget)
+
+    def process_request(self, request, spider=None):
+        if self.sent >= self.budget:
+            if self.sent == self.budget:  # once: the engine closes, dropping what is queued
+                self.sent += 1
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="closespider_pagecount"))
+            raise PageBudgetReached(f"page budget of {self.budget} spent")
+        self.sent += 1

@@ -502,12 +502,13 @@ def hostile_everywhere(fixture_crawl, tmp_path_factory, beacon):
     kept = {("captures", "warc_filename")}
     with closing(sqlite3.connect(data_dir / "archive.db")) as db, db:
         for name, table in SCHEMA.items():
+            keys = [table.pk] if isinstance(table.pk, str) else table.pk
             for n, (column, (kind, description)) in enumerate(table.columns.items()):
                 if kind is not str or (name, column) in kept:
                     continue
                 text = texts[n % len(texts)]
                 value = json.dumps([text, "Ann <b>Author</b>"]) if "JSON list" in description else text
-                if column == table.pk or any(column in unique for unique in table.unique):  # one per row
+                if column in keys or any(column in unique for unique in table.unique):  # one per row
                     db.execute(f"update [{name}] set [{column}] = ? || rowid", [value])
                 else:
                     db.execute(f"update [{name}] set [{column}] = ?", [value])
@@ -535,8 +536,10 @@ def test_hostile_text_in_every_column_never_runs(chromium, hostile_everywhere, b
     db = sqlite3.connect(hostile_everywhere / "archive.db")
     paths = [f"/archive/{name}" for name in SCHEMA] + [f"/archive/{name}" for name in QUERIES]
     for name, table in SCHEMA.items():  # each table's first row page
-        [key] = db.execute(f"select [{table.pk}] from [{name}] limit 1").fetchone()
-        paths.append(f"/archive/{name}/{tilde_encode(str(key))}")
+        keys = [table.pk] if isinstance(table.pk, str) else table.pk
+        row = db.execute(f"select {', '.join(f'[{key}]' for key in keys)} from [{name}] limit 1").fetchone()
+        if row is not None:
+            paths.append(f"/archive/{name}/" + ",".join(tilde_encode(str(value)) for value in row))
     capture, article = db.execute("select id, article_id from captures where article_id is not null").fetchone()
     paths += [f"/-/steppe/capture/{capture}", f"/-/steppe/capture/{capture}/body", f"/-/steppe/article/{article}",
               f"/-/steppe/article/{article}/diff", "/archive/search?q=pwned", "/archive/articles?_search=title"]
