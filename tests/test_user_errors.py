@@ -315,18 +315,27 @@ def test_a_warc_file_copied_in_is_found_and_added_by_rebuild(archive_copy):
     assert _count(archive_copy / "archive.db", "select count(*) from captures where url = ?", url) == 1
 
 
-def test_a_database_restored_from_an_older_backup_is_completed(archive_copy):
+@pytest.mark.parametrize("run", ["finished", "running"])
+def test_a_database_behind_its_warc_files_is_completed(archive_copy, run):
+    """``finished``: a database restored from an older backup; ``running``: a crawl
+    killed before it stored its last records, which the next crawl's recovery takes in."""
     db_path = archive_copy / "archive.db"
     with closing(sqlite3.connect(db_path)) as db, db:
-        # As a backup made a few pages before the crawl ended: its last captures missing.
         last = [capture_id for (capture_id,) in db.execute("select id from captures order by id desc limit 3")]
         for table in ("article_versions", "aliases"):
             db.execute(f"update {table} set capture_id = null where capture_id in (?, ?, ?)", last)
         db.execute("delete from captures where id in (?, ?, ?)", last)
+        db.execute("update crawls set status = ?", [run])
     count = _count(db_path, "select count(*) from captures")
     status = steppe("status", "--data-dir", str(archive_copy))
-    message = fails_cleanly(status, EXIT_FAILED, "lacks records of")
-    assert _rebuild_as_told(message).returncode == 0
+    if run == "finished":
+        message = fails_cleanly(status, EXIT_FAILED, "lacks records of", "a crawl will not add them")
+        assert _rebuild_as_told(message).returncode == 0
+    else:
+        fails_cleanly(status, EXIT_FAILED, "lacks records of", "the next `steppe crawl` recovers them")
+        crawl = steppe("crawl", "--no-delay", "--data-dir", str(archive_copy), "-s", "RETRY_TIMES=0",
+                       "--start-url", f"http://127.0.0.1:{_free_port()}/category/central-asia/")
+        assert "recovered from an interrupted crawl" in crawl.stderr, crawl.stderr
     assert _count(db_path, "select count(*) from captures") == count + 3
     assert steppe("status", "--data-dir", str(archive_copy)).returncode == 0
 
