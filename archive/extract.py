@@ -28,6 +28,7 @@ from w3lib.encoding import html_to_unicode
 
 from .layouts import PageLayout
 from .pagemeta import byline_names, is_byline, looks_like_a_name, same_headline, site_name_keys, title_without_site_name
+from .problems import Problem
 from .urls import canonical_url, same_host
 
 ARTICLE_TYPES = {"Article", "NewsArticle", "BlogPosting", "ReportageNewsArticle", "AnalysisNewsArticle"}
@@ -73,10 +74,10 @@ class ArticleRecord:
 class PageReading:
     canonical_url: str
     article: ArticleRecord | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
-def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
+def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[Problem]]:
     """Bytes → text: BOM, then HTTP header, then <meta>, then detection (w3lib).
 
     A body declared as a single-byte charset that is valid UTF-8 with non-ASCII bytes
@@ -88,11 +89,11 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, list[str]]:
     if _normal_encoding(encoding) in _SINGLE_BYTE and not body.isascii():
         try:
             text = body.decode("utf-8")
-            problems.append(f"declared charset {encoding} but the body is UTF-8: read as UTF-8")
+            problems.append(Problem.note(f"declared charset {encoding} but the body is UTF-8: read as UTF-8"))
         except UnicodeDecodeError:
             pass
     if "\ufffd" in text and "\ufffd" not in body.decode("utf-8", "ignore"):
-        problems.append(f"bytes invalid in {encoding} were replaced")
+        problems.append(Problem.damage(f"bytes invalid in {encoding} were replaced"))
     return text, problems
 
 
@@ -113,24 +114,24 @@ def text_hash(text: str) -> str:
 def read_page(html: str, url: str, layout: PageLayout) -> PageReading:
     """Read one HTML page: its canonical URL and, when it is one, its own article."""
     if not html.strip():
-        return PageReading(canonical_url(url), problems=["empty body"])
+        return PageReading(canonical_url(url), problems=[Problem.note("empty body")])
     try:
         doc = lxml.html.document_fromstring(html)
     except (lxml.etree.ParserError, ValueError) as exc:
-        return PageReading(canonical_url(url), problems=[f"unparseable HTML: {exc}"])
+        return PageReading(canonical_url(url), problems=[Problem.note(f"unparseable HTML: {exc}")])
     canonical = _canonical_link(doc, url)
     if not layout.is_article_path(urlsplit(canonical).path):
         return PageReading(canonical)
     region = _Region(doc, layout)
     if layout.title and region.title is None:
-        return PageReading(canonical, problems=["no article title on an article URL"])
+        return PageReading(canonical, problems=[Problem.note("no article title on an article URL")])
     body = region.body()
     # A layout that does not place the byline reads it in the body readers see (before
     # the text extraction protects its spaces).
     bylines = [] if layout.title or body is None else _first_byline(_select(body, layout.byline))
     text = _article_text(body, url, whole_page=layout.body is None)
     if not text:
-        return PageReading(canonical, problems=["no article text found"])
+        return PageReading(canonical, problems=[Problem.note("no article text found")])
     return PageReading(canonical, _article_record(doc, region, layout, canonical, text, bylines))
 
 

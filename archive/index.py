@@ -11,7 +11,13 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cdxj_indexer.main import CDXJIndexer
+from cdxj_indexer.main import CDXJIndexer, iter_file_or_dir
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+
+class NotIndexable(ValueError):
+    """No WARC files among the paths, or a file that is not one: nothing is written."""
 
 
 class _Indexer(CDXJIndexer):
@@ -26,7 +32,11 @@ def write_index(paths: Iterable[str | os.PathLike], output: str | os.PathLike | 
     Sorted, as a CDX server's binary search needs. The file appears whole or not at
     all: an index cut short by an error would silently hide captures.
     """
-    inputs = [str(path) for path in paths]
+    inputs = list(iter_file_or_dir([str(path) for path in paths]))  # as the indexer walks them
+    if not inputs:
+        raise NotIndexable(f"no WARC files found in {', '.join(map(str, paths))}")
+    for path in inputs:
+        _check_is_warc(path)
     if output is None:
         _Indexer(None, inputs, sort=True).process_all()  # standard output
         return
@@ -37,3 +47,12 @@ def write_index(paths: Iterable[str | os.PathLike], output: str | os.PathLike | 
         os.replace(partial, output)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _check_is_warc(path: str) -> None:
+    """Whether the file starts with a WARC (or ARC) record, as `steppe rebuild` checks."""
+    try:
+        with open(path, "rb") as stream:
+            next(iter(ArchiveIterator(stream)), None)
+    except ArchiveLoadFailed as exc:
+        raise NotIndexable(f"{path} is not a WARC file ({exc})") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .extract import ArticleRecord, decode_html, read_page
 from .layouts import PageLayout
+from .problems import Problem
 from .store import GONE_STATUSES, Store
 from .urls import canonical_url
 from .warc import ArchivedResponse, RecordLocation, read_response
@@ -35,7 +37,7 @@ class IngestResult:
     article_new: bool = False
     text_changed: bool = False
     article_gone: bool = False
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def classify(url: str, layout: PageLayout) -> str:
@@ -61,7 +63,7 @@ class CaptureReading:
     kind: str
     canonical_url: str
     article: ArticleRecord | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     redirect_to: str | None = None  # canonical URL of a redirect's Location
 
 
@@ -78,7 +80,7 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
     body, problem = response.content()
     problems = [problem] if problem else []
     if response.payload is None:
-        problems.append("body too large to read")
+        problems.append(Problem.damage("body too large to read"))
     html, charset_problems = decode_html(body, response.header("Content-Type"))
     reading = read_page(html, response.url, layout)
     problems += charset_problems + reading.problems
@@ -173,7 +175,14 @@ def _page_of(response: ArchivedResponse, warc_dir, original: RecordLocation | No
 
 def _exit_with_parent(parent: int) -> None:
     """In a worker: end when the process that started it is gone. A crawl killed with
-    SIGKILL cannot shut its pool down, and idle workers would otherwise live on."""
+    SIGKILL cannot shut its pool down, and idle workers would otherwise live on.
+
+    Ctrl-C reaches every process of the terminal's group: the parent decides what
+    stops, a worker would only print a traceback. Workers start with SIGINT blocked
+    (see ``RecordReaders.submit``) and ignore it from here on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
     def watch():
         while os.getppid() == parent:
             time.sleep(1)
@@ -197,7 +206,13 @@ class RecordReaders:
                original: RecordLocation | None = None, original_dir: str | os.PathLike | None = None) -> Future:
         args = (warc_dir, location, layout, original, original_dir)
         if self._executor is not None:
-            return self._executor.submit(read_record, *args)
+            # Workers start on demand, here: with SIGINT blocked, inherited until
+            # their initializer ignores it (a Ctrl-C during their imports included).
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                return self._executor.submit(read_record, *args)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         future = Future()
         try:
             future.set_result(read_record(*args))

@@ -20,14 +20,13 @@ from warcio.archiveiterator import ArchiveIterator
 
 from .ingest import RecordReaders, store_capture
 from .layouts import PageLayout
+from .problems import ProblemKind
 from .store import Store
 from .warc import OPEN_SUFFIX, RecordLocation, gzip_member_is_whole
 
 WARC_SUFFIXES = (".warc", ".warc.gz", ".warc.open", ".warc.gz.open")
 _CHUNK = 1 << 16
 COMMIT_EVERY = 500  # captures per transaction: commits cost more than rows
-# How decoding problems start when bytes were lost (archive.warc.decode_content).
-DAMAGE = ("truncated", "corrupt", "unknown Content-Encoding", "body too large")
 
 
 @dataclass(frozen=True)
@@ -175,10 +174,7 @@ class Rebuild:
             self.report.crawls.add(crawl_id)
         for problem in reading.problems:
             entry = BadInput(str(record.path), record.location.offset, problem)
-            # Lost bytes make bad input; a page that is merely odd (empty, charset
-            # mislabelled but read right) is a note.
-            (self.report.bad if problem.startswith(DAMAGE) or " invalid " in problem
-             else self.report.notes).append(entry)
+            (self.report.bad if problem.kind is ProblemKind.DAMAGE else self.report.notes).append(entry)
 
     def _original(self, record: _Record) -> tuple[Path, RecordLocation] | None:
         """The response a revisit stands for, and the folder of its file."""

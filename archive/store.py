@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import sqlite_utils
 
@@ -168,10 +170,20 @@ SCHEMA: dict[str, Table] = {
 class Store:
     """An archive database. Open it with ``Store(path)``; it migrates itself."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, read_only: bool = False):
+        """``read_only``: open an existing database without writing anything to it or
+        beside it (no migration), e.g. to describe an archive on a read-only disk."""
         self.path = path
-        self.db = sqlite_utils.Database(path)
         self._known_crawls: set[str] = set()
+        if read_only:
+            # With no -wal file beside it no process has the database open to write
+            # (the last one to close removes it): read it as immutable, which makes no
+            # -wal/-shm files either (a plain read-only connection leaves both).
+            immutable = "" if os.path.exists(f"{path}-wal") else "&immutable=1"
+            self.db = sqlite_utils.Database(sqlite3.connect(
+                f"{Path(path).resolve().as_uri()}?mode=ro{immutable}", uri=True))
+            return
+        self.db = sqlite_utils.Database(path)
         self.db.execute("PRAGMA foreign_keys = ON")
         if str(path) != ":memory:":
             self.db.enable_wal()

@@ -27,6 +27,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from .problems import Problem
+
 WARC_VERSION = "1.1"  # 1.1 gives WARC-Date microseconds: fetch order survives a rebuild
 OPEN_SUFFIX = ".open"
 DEFAULT_MAX_FILE_SIZE = 10**9
@@ -118,13 +120,13 @@ class ArchivedResponse:
     def content_type(self) -> str:
         return (self.header("Content-Type") or "").split(";")[0].strip().lower()
 
-    def content(self) -> tuple[bytes, str | None]:
+    def content(self) -> tuple[bytes, Problem | None]:
         """The payload with its Content-Encoding undone, and a problem found doing so."""
         return decode_content(self.payload or b"", self.header("Content-Encoding"))
 
 
-def decode_content(payload: bytes, encoding: str | None) -> tuple[bytes, str | None]:
-    """Undo gzip/deflate/br. A truncated or corrupt stream keeps what decoded."""
+def decode_content(payload: bytes, encoding: str | None) -> tuple[bytes, Problem | None]:
+    """Undo gzip/deflate/br. A truncated or corrupt stream keeps what decoded (damage)."""
     encoding = (encoding or "").strip().lower()
     if not payload or encoding in ("", "identity"):
         return payload, None
@@ -132,24 +134,24 @@ def decode_content(payload: bytes, encoding: str | None) -> tuple[bytes, str | N
         try:
             import brotli
         except ImportError:
-            return payload, "brotli content, but the brotli module is not installed"
+            return payload, Problem.note("brotli content, but the brotli module is not installed")
         try:
             return brotli.decompress(payload), None
         except brotli.error as exc:
-            return b"", f"corrupt brotli content: {exc}"
+            return b"", Problem.damage(f"corrupt brotli content: {exc}")
     if encoding in ("gzip", "x-gzip"):
         decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
     elif encoding == "deflate":
         # Servers send zlib-wrapped or raw deflate under the same name.
         decoder = zlib.decompressobj(zlib.MAX_WBITS if payload[:1] == b"\x78" else -zlib.MAX_WBITS)
     else:
-        return payload, f"unknown Content-Encoding {encoding!r}"
+        return payload, Problem.damage(f"unknown Content-Encoding {encoding!r}")
     try:
         data = decoder.decompress(payload)
     except zlib.error as exc:
-        return b"", f"corrupt {encoding} content: {exc}"
+        return b"", Problem.damage(f"corrupt {encoding} content: {exc}")
     if not decoder.eof:
-        return data, f"truncated {encoding} content"
+        return data, Problem.damage(f"truncated {encoding} content")
     return data, None
 
 

@@ -1,25 +1,45 @@
 """The ``steppe`` command: a thin shell over crawler.runner and archive.
 
-This is the only module that may import both sides.
+This is the only module that may import both sides. What a user gets wrong, or a
+machine refuses, ends in one line on standard error (what, where, what to do) and a
+documented exit status, never a Python traceback. Heavy modules (Scrapy, Datasette)
+are imported by the commands that need them: `steppe --help` answers at once, and a
+Ctrl-C in the first second finds little under way.
 """
 
 from __future__ import annotations
 
-import os
+import signal
 import sys
-import time
-from pathlib import Path
-
-import click
-
-from archive import __version__
-from archive.layouts import LAYOUTS
-from archive.lock import ArchiveLocked, hold
-from crawler.runner import resolve_profile, run_crawl
-from crawler.settings import user_agent
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 0, 1, 2, 3
 GIVEN_UP_SHOWN = 10  # `steppe status` lists the latest fetches given up, not years of them
+
+
+def _interrupted_while_starting(signum, frame):
+    # Until a command runs nothing has been made: end without the traceback of
+    # whatever import Ctrl-C fell into. ``main`` puts Python's own handler back.
+    sys.stderr.write("steppe: interrupted (Ctrl-C) before starting; nothing was done\n")
+    sys.exit(EXIT_FAILED)
+
+
+# Run as the program (`python -m crawler.cli`, or the `steppe` script, which imports
+# this module first), not imported by other code, whose Ctrl-C is its own.
+if __name__ == "__main__" or sys.argv[0].endswith("/steppe"):
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import errno  # noqa: E402  (after the handler: a Ctrl-C during these imports is quiet)
+import logging  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from archive import __version__  # noqa: E402
+from archive.layouts import LAYOUTS  # noqa: E402
+from archive.lock import ArchiveLocked, ArchiveNotWritable, hold, is_held  # noqa: E402
 
 
 def _setting_pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -45,12 +65,34 @@ def _crawl_options(command):
     return command
 
 
+class _WithoutTraceback(logging.Filter):
+    """Scrapy's robots.txt middleware logs a robots.txt it could not fetch (a refused
+    connection, a timeout) with the whole traceback, some 60 lines: keep its one line.
+    The page that could not be fetched is listed in the crawl's summary anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+_ROBOTS_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
+
+
 def _run_and_report(data_dir: Path, settings: dict, **crawl_args) -> None:
+    logging.getLogger(_ROBOTS_LOGGER).addFilter(_WithoutTraceback())
     try:
+        from crawler.runner import run_crawl
+
         summary = run_crawl(data_dir, settings=settings, **crawl_args)
     except ArchiveLocked as exc:
         click.echo(f"steppe: {exc}; not crawling", err=True)
         sys.exit(EXIT_LOCKED)
+    except ArchiveNotWritable as exc:
+        click.echo(f"steppe: {exc}; not crawling: choose another --data-dir, or make it writable", err=True)
+        sys.exit(EXIT_FAILED)
+    except KeyboardInterrupt:  # before the crawl began: from then on Scrapy stops it cleanly
+        click.echo("steppe: interrupted (Ctrl-C) before the crawl began; nothing was archived", err=True)
+        sys.exit(EXIT_FAILED)
     for line in summary.lines():
         click.echo(line)
     sys.exit(EXIT_OK if summary.ok else EXIT_FAILED)
@@ -61,7 +103,34 @@ def _base_settings(overrides: tuple[str, ...], verbose: bool) -> dict:
             **_setting_pairs(overrides)}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _output_file(ctx, param, path: Path | None) -> Path | None:
+    """An output file must go into a folder that exists: made half-way, a package or
+    an index would fail at its end with a traceback."""
+    if path is not None and not path.resolve().parent.is_dir():
+        raise click.BadParameter(f"no folder {path.parent}: create it first (mkdir -p {path.parent})")
+    return path
+
+
+def _fail(message: str, status: int = EXIT_FAILED):
+    click.echo(f"steppe: {message}", err=True)
+    sys.exit(status)
+
+
+def _no_archive(data_dir: Path) -> click.BadParameter:
+    return click.BadParameter(f"no archive database in {data_dir}: run steppe crawl or steppe demo first",
+                              param_hint="--data-dir")
+
+
+class _Steppe(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # rather than click's bare "Aborted!"
+            click.echo("steppe: interrupted (Ctrl-C)", err=True)
+            ctx.exit(EXIT_FAILED)
+
+
+@click.group(cls=_Steppe, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="steppe")
 def main():
     """steppe: archive one section of a news site as WARC files and an SQLite database.
@@ -69,9 +138,12 @@ def main():
     By default the Central Asia section of Modern Diplomacy
     (https://moderndiplomacy.eu/category/central-asia/).
     """
+    # From here a Ctrl-C is Python's KeyboardInterrupt again, which the commands (and
+    # Scrapy, which installs its own handler only over Python's) deal with.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-@main.command()
+@main.command(short_help="Crawl the section into WARC files and the database.")
 @click.option("--start-url", metavar="URL",
               help="Section listing to start from, e.g. a local copy: http://127.0.0.1:8000/category/central-asia/")
 @click.option("--section", metavar="SLUG", help="Another section of the same site, e.g. southeast-asia.")
@@ -93,8 +165,12 @@ def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, over
 
     Exit status: 0 the crawl finished (pages that failed are listed); 1 the crawl
     failed (its start page could not be read, or it was interrupted); 2 bad usage;
-    3 another crawl is using the data directory.
+    3 another crawl is using the data directory. A data directory that cannot be
+    written to, or Ctrl-C before the crawl began: 1, and nothing is left behind.
     """
+    from crawler.runner import resolve_profile
+    from crawler.settings import user_agent
+
     try:
         profile = resolve_profile(start_url, section)
     except ValueError as exc:
@@ -115,8 +191,9 @@ def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, over
     _run_and_report(data_dir, settings, start_url=start_url, section=section)
 
 
-@main.command()
-@click.option("--articles", default=40, show_default=True, help="Articles on the demo site.")
+@main.command(short_help="Crawl the bundled demo site on 127.0.0.1 (no delays).")
+@click.option("--articles", type=click.IntRange(min=21), default=40, show_default=True,
+              help="Articles on the demo site.")
 @click.option("--port", default=8123, show_default=True,
               help="Port of the demo site on 127.0.0.1 (0: any free one). The same port on every run "
                    "keeps the URLs, so that a second demo run is an incremental crawl.")
@@ -126,6 +203,10 @@ def demo(articles, port, data_dir, overrides, verbose):
 
     The demo site mimics the real section, broken pages included: a 503 with
     Retry-After, a slow page, a page that times out, a redirect loop, an empty page.
+
+    Exit status: 0 the crawl finished; 1 it failed or was interrupted (Ctrl-C), or
+    the data directory cannot be written to; 2 bad usage, the port taken included;
+    3 another crawl is using the data directory.
     """
     from crawler.demo_site import DemoServer, DemoSite
 
@@ -141,28 +222,50 @@ def demo(articles, port, data_dir, overrides, verbose):
         _run_and_report(data_dir, settings, start_url=server.section_url)
 
 
-@main.command()
+def _check_can_listen(host: str, port: int) -> bool:
+    """Whether HOST:PORT is free to listen on (checked before saying "serving"); and
+    whether it is a loopback address. Raises BadParameter when it cannot be used."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.create_server(address[:2], family=family):
+            pass
+    except OSError as exc:
+        hint = "; try another --port" if exc.errno == errno.EADDRINUSE else ""
+        raise click.BadParameter(f"cannot listen on {host}:{port} ({exc.strerror}){hint}",
+                                 param_hint="--host/--port") from None
+    import ipaddress
+
+    return ipaddress.ip_address(address[0]).is_loopback
+
+
+@main.command(short_help="Explore the archive in Datasette, read-only, in a browser.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="The archive to open: DIR/archive.db and DIR/warcs/*.warc.gz.")
 @click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; the default is reachable from this machine only.")
+              help="Address to listen on; the default is reachable from this machine only. Any other "
+                   "makes the archive readable by whoever can reach it.")
 @click.option("--port", default=8001, show_default=True, help="Port to listen on.")
 def serve(data_dir, host, port):
     """Explore the archive in Datasette, read-only, at http://HOST:PORT/.
 
     Full-text search, facets, canned queries, a chart of articles per month, and every
     capture shown as archived, scripts off. Safe to run while a crawl writes.
+
+    Exit status: 0 stopped (Ctrl-C); 2 bad usage (no archive in --data-dir, or the
+    address or port cannot be listened on, e.g. taken by another program).
     """
+    if not (data_dir / "archive.db").is_file():
+        raise _no_archive(data_dir)
+    if not _check_can_listen(host, port):
+        click.echo(f"warning: {host} is not a loopback address: the archive is public, readable by anyone"
+                   f" who can reach this machine on port {port}", err=True)
     from archive.serve import serve as serve_archive
 
-    if not (data_dir / "archive.db").is_file():
-        raise click.BadParameter(f"no archive database in {data_dir}: run steppe crawl or steppe demo first",
-                                 param_hint="--data-dir")
     click.echo(f"serving {data_dir / 'archive.db'} at http://{host}:{port}/ (Ctrl-C to stop)")
     serve_archive(data_dir, host, port)
 
 
-@main.command()
+@main.command(short_help="Build the database from WARC files alone.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Database to build, or to complete when it exists (nothing is added twice).")
@@ -175,57 +278,102 @@ def rebuild(paths, db_path, layout, jobs):
     """Build the database from WARC files alone: files (.warc, .warc.gz, a leftover
     .open) or folders of them, from steppe or any other crawler, in any order.
 
+    A database that SQLite cannot read (damaged) is set aside, renamed
+    NAME.damaged-TIME, and made again. A new database appears only once it is whole
+    and holds something.
+
     Exit status: 0 every record was read; 1 some input was bad (each bad record or
-    file is listed with its offset, skipped, and the rest ingested); 2 bad usage;
-    3 a crawl is writing to the database's folder.
+    file is listed with its offset, skipped, and the rest ingested), or there was no
+    WARC file at all, or the folder of --db cannot be written to; 2 bad usage; 3 a
+    crawl is writing to the database's folder.
     """
+    from archive.health import SQLITE_SIDE_FILES, database_problem, set_aside
     from archive.rebuild import Rebuild, warc_files
     from archive.store import Store
 
-    total = sum(path.stat().st_size for path in warc_files(paths))
+    files = warc_files(paths)
+    if not files:
+        _fail(f"no WARC files found in {', '.join(map(str, paths))} (.warc, .warc.gz or .open); "
+              "nothing to rebuild, no database made")
     try:
         hold(db_path.resolve().parent)  # no crawl may write there meanwhile
     except ArchiveLocked as exc:
-        click.echo(f"steppe: {exc}; not rebuilding", err=True)
-        sys.exit(EXIT_LOCKED)
-    store = Store(db_path)
-    with click.progressbar(length=total, label="rebuilding", file=sys.stderr,
-                           show_pos=False, show_eta=True, item_show_func=lambda _: None) as bar:
-        started = time.monotonic()
+        _fail(f"{exc}; not rebuilding", EXIT_LOCKED)
+    except ArchiveNotWritable as exc:
+        _fail(f"{exc}; not rebuilding: choose another --db")
+    problem = database_problem(db_path) if db_path.exists() else None
+    if problem and problem.unreadable:
+        click.echo(f"note: {db_path} {problem.what}: set aside as {set_aside(db_path).name}, making it again",
+                   err=True)
+    # A new database is built under a passing name: an interrupted or empty rebuild
+    # leaves no file that looks like a database.
+    building = db_path if db_path.exists() else db_path.with_name(db_path.name + ".partial")
+    partial_files = [building.with_name(building.name + suffix) for suffix in ("", *SQLITE_SIDE_FILES)]
+    store = Store(building)
+    try:
+        with click.progressbar(length=sum(path.stat().st_size for path in files), label="rebuilding",
+                               file=sys.stderr, show_pos=False, show_eta=True, item_show_func=lambda _: None) as bar:
+            started = time.monotonic()
 
-        def progress(n: int) -> None:
-            if sys.stderr.isatty():  # in a log, a changing label would print a line per update
-                bar.label = f"rebuilding {(bar.pos + n) / 2**20 / max(time.monotonic() - started, 1e-3):.1f} MB/s"
-            bar.update(n)
+            def progress(n: int) -> None:
+                if sys.stderr.isatty():  # in a log, a changing label would print a line per update
+                    bar.label = f"rebuilding {(bar.pos + n) / 2**20 / max(time.monotonic() - started, 1e-3):.1f} MB/s"
+                bar.update(n)
 
-        report = Rebuild(store, LAYOUTS[layout], jobs, progress).run(paths)
+            report = Rebuild(store, LAYOUTS[layout], jobs, progress).run(files)
+    except BaseException:
+        store.close()
+        if building != db_path:
+            for path in partial_files:
+                path.unlink(missing_ok=True)
+        raise
     store.close()
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     for bad in report.bad:
         click.echo(f"bad input: {bad}", err=True)
-    click.echo(f"{report.files} files, {report.records} records, {report.ingested} captures added to {db_path}"
+    outcome = f"{report.ingested} captures added to {db_path}"
+    if building != db_path:
+        if report.ingested:
+            os.replace(building, db_path)
+        else:
+            for path in partial_files:
+                path.unlink(missing_ok=True)
+            outcome = f"nothing to store, no database made at {db_path}"
+    click.echo(f"{report.files} files, {report.records} records, {outcome}"
                f" in {time.monotonic() - started:.1f}s" + (f"; {len(report.bad)} bad" if report.bad else ""))
     sys.exit(EXIT_FAILED if report.bad else EXIT_OK)
 
 
-@main.command()
+@main.command(short_help="The archive at a glance: runs, size, articles, problems.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="The archive to describe.")
 @click.option("--runs", default=5, show_default=True, help="How many of the latest crawl runs to list.")
 def status(data_dir, runs):
     """The archive at a glance: latest runs and their counts, size, articles, gone
     and edited ones, what the crawls still owe it (found, not archived yet) and what
-    they gave up, and the next scheduled run if ``steppe schedule`` is running."""
+    they gave up, and the next scheduled run if ``steppe schedule`` is running. It
+    writes nothing, so it works on a read-only copy too.
+
+    Exit status: 0 the archive is in order; 1 its database is missing, damaged or
+    lacks records of its WARC files (what to do is printed); 2 no archive in
+    --data-dir.
+    """
+    from archive.health import database_problem, records_missing
     from archive.store import Store
     from crawler.frontier import debts
     from crawler.schedule import read_state
     from crawler.settings import archive_paths
 
     warc_dir, db_path = archive_paths({"STEPPE_DATA_DIR": str(data_dir)})
-    if not db_path.is_file():
-        raise click.BadParameter(f"no archive database in {data_dir}", param_hint="--data-dir")
-    store = Store(db_path)
+    rebuild_command = f"steppe rebuild {warc_dir} --db {db_path}"
+    problem = database_problem(db_path)
+    if problem and not db_path.is_file() and not any(warc_dir.glob("*.warc*")):
+        raise _no_archive(data_dir)
+    if problem:
+        _fail(f"{db_path} {problem.what}; the WARC files are the archive: `{rebuild_command}` makes it again"
+              + (" (and sets the damaged file aside)" if problem.unreadable else ""))
+    store = Store(db_path, read_only=True)
     totals = store.overview()
     warc_bytes = sum(p.stat().st_size for p in warc_dir.glob("*.warc.gz*"))
     click.echo(f"archive {data_dir}: {totals['articles']} articles ({totals['gone']} gone, {totals['edited']} edited,"
@@ -253,13 +401,25 @@ def status(data_dir, runs):
         click.echo(f"sought: {counts['sought']} articles the sitemaps list, to be looked for in the section's listing")
     if counts.get("elsewhere"):
         click.echo(f"elsewhere: {counts['elsewhere']} articles the sitemaps list and the section's listing does not")
+    # While a crawl runs, its newest records are on their way in: not a lag.
+    lag = records_missing(warc_dir, store) if not is_held(data_dir) else None
+    interrupted = {crawl_id for (crawl_id,) in store.db.execute("select id from crawls where status = 'running'")}
     store.close()
     state = read_state(data_dir)
     if state:
         click.echo(f"schedule: {state['schedule']}, next run {state['next_run']}")
+    if lag:
+        # The next crawl's recovery ingests the records of runs still marked running
+        # (killed); anything else (a file copied in, a database from an old backup)
+        # only a rebuild adds.
+        remedy = ("the next `steppe crawl` recovers them, or now: " if lag.crawls <= interrupted
+                  else "a crawl will not add them: ")
+        _fail(f"{db_path} lacks records of {len(lag.files)} WARC file(s), e.g. {lag.files[0].name}; "
+              f"{remedy}`{rebuild_command}` (it adds only what is missing)")
 
 
-@main.command(context_settings={"ignore_unknown_options": True})
+@main.command(context_settings={"ignore_unknown_options": True},
+              short_help="Crawl now, then on a schedule, until stopped (Ctrl-C).")
 @click.option("--every", metavar="INTERVAL", help="Run every INTERVAL from the start of the last run: 90s, 30m, 6h, 1d.")
 @click.option("--cron", metavar="EXPRESSION", help='Run at the times of a cron expression, e.g. "0 */6 * * *".')
 @click.option("--jitter", metavar="INTERVAL", default="5m", show_default=True,
@@ -283,6 +443,9 @@ def schedule(every, cron, jitter, max_runs, data_dir, crawl_args):
 
     from crawler.schedule import Schedule, parse_every, run_forever
 
+    if (every is None) == (cron is None):
+        raise click.UsageError('give one of --every INTERVAL (e.g. --every 6h) or --cron EXPRESSION'
+                               ' (e.g. --cron "0 */6 * * *")')
     try:
         plan = Schedule(every=parse_every(every) if every else None, cron=cron, jitter=parse_every(jitter, zero=True))
     except ValueError as exc:
@@ -296,9 +459,9 @@ def schedule(every, cron, jitter, max_runs, data_dir, crawl_args):
         click.echo("schedule stopped", err=True)
 
 
-@main.command()
+@main.command(short_help="Write a CDXJ index of WARC files, for replay tools.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), callback=_output_file,
               help="The CDXJ file to write (default: standard output).")
 def index(paths, output):
     """Write a CDXJ index of WARC files and directories of them, with cdxj-indexer.
@@ -306,18 +469,24 @@ def index(paths, output):
     One sorted line per response, revisit, resource or metadata record, the format
     pywb and other replay tools read. A directory gives its closed .warc/.warc.gz
     files; a file still .open is indexed only when named.
-    """
-    from archive.index import write_index
 
-    write_index(paths, output)
+    Exit status: 0 indexed; 1 no WARC file among PATHS, or one that is not a WARC
+    file (nothing is written); 2 bad usage (a path or the folder of --output missing).
+    """
+    from archive.index import NotIndexable, write_index
+
+    try:
+        write_index(paths, output)
+    except NotIndexable as exc:
+        _fail(f"{exc}; nothing indexed")
     if output is not None:
         with open(output, "rb") as fh:
             click.echo(f"{output}: {sum(1 for _ in fh)} records indexed", err=True)
 
 
-@main.command()
+@main.command(short_help="Package the archive as WACZ, for ReplayWeb.page or pywb.")
 @click.option("--wacz", "output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The WACZ file to write, e.g. archive.wacz.")
+              callback=_output_file, help="The WACZ file to write, e.g. archive.wacz.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="The archive to export: DIR/warcs/*.warc.gz and DIR/archive.db.")
 def export(output, data_dir):
@@ -326,16 +495,19 @@ def export(output, data_dir):
     The package holds the closed WARC files, their CDXJ index, and pages/pages.jsonl
     listing every article (URL, title, date of its first capture, text). It is checked
     with `wacz validate` before it is kept. Safe to run while a crawl writes.
+
+    Exit status: 0 written and validated; 1 the package could not be made or was
+    rejected (nothing is kept); 2 bad usage (no archive in --data-dir, no folder for
+    --wacz).
     """
     from archive.export import ExportError, export_wacz
 
     if not (data_dir / "archive.db").is_file():
-        raise click.BadParameter(f"no archive database in {data_dir}", param_hint="--data-dir")
+        raise _no_archive(data_dir)
     try:
         summary = export_wacz(data_dir, output)
     except ExportError as exc:
-        click.echo(f"steppe: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
+        _fail(str(exc))
     click.echo(f"{summary.path}: {summary.warc_files} WARC files, {summary.pages} article pages")
 
 

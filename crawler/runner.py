@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,18 @@ def run_crawl(data_dir: Path, *, start_url: str | None = None, section: str | No
     process = CrawlerProcess(crawl_settings(data_dir, settings))
     crawler = process.create_crawler(SectionSpider)
     started = time.monotonic()
-    process.crawl(crawler, profile=profile, crawl_id=crawl_id)
+    # Scrapy sets the crawl up (importing its components) inside a Deferred, where a
+    # Ctrl-C would end as an "Unhandled error in Deferred" traceback; its own handler
+    # comes with the reactor. Meanwhile a Ctrl-C waits for the set-up to end, then
+    # stops the run here, before anything is fetched.
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    try:
+        process.crawl(crawler, profile=profile, crawl_id=crawl_id)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
     process.start()
     stats = crawler.stats
     spider = crawler.spider

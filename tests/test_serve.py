@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -413,6 +414,7 @@ def chromium():
 def browse(chromium: str, url: str, tmp_path: Path, screenshot: Path | None = None) -> str:
     """Load a page as a user would, scripts and timers included; return its DOM."""
     args = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--disable-background-networking", "--no-first-run",
             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,900",
             "--virtual-time-budget=4000"]
     if screenshot is not None:
@@ -469,3 +471,83 @@ def test_screenshots_of_search_and_archived_page(chromium, crawl, served, tmp_pa
         browse(chromium, base + path, tmp_path, screenshot=folder / name)
         png = (folder / name).read_bytes()
         assert png.startswith(b"\x89PNG") and len(png) > 20_000, name
+
+
+# Hostile text in every text column ----------------------------------------------------------
+
+
+def hostile_texts(beacon_url: str) -> list[str]:
+    """What a hostile page (or a hostile WARC file) can put in any text the archive
+    keeps: each, if it ran, would rename the page and call the beacon."""
+    return [
+        f'<script>document.title="pwned";fetch("{beacon_url}/script")</script>',
+        f"<img src=x onerror=\"document.title='pwned';fetch('{beacon_url}/onerror')\">",
+        f"javascript:document.title='pwned';fetch('{beacon_url}/javascript-url')",
+        f"\"><svg onload=\"document.title='pwned';fetch('{beacon_url}/svg')\">",
+        "'; drop table articles; --",
+    ]
+
+
+@pytest.fixture(scope="module")
+def hostile_everywhere(fixture_crawl, tmp_path_factory, beacon):
+    """A copy of a real crawl's archive with hostile text in every text column of every
+    table (JSON lists of hostile strings where a column holds a JSON list)."""
+    from contextlib import closing
+
+    data_dir = tmp_path_factory.mktemp("hostile-everywhere") / "data"
+    shutil.copytree(fixture_crawl.data_dir, data_dir)
+    texts = hostile_texts(beacon.url)
+    # The capture view reads the record from the WARC file this column names (a hostile
+    # file name is test_capture_rows_never_name_a_path_outside_the_warc_folder's case).
+    kept = {("captures", "warc_filename")}
+    with closing(sqlite3.connect(data_dir / "archive.db")) as db, db:
+        for name, table in SCHEMA.items():
+            keys = [table.pk] if isinstance(table.pk, str) else table.pk
+            for n, (column, (kind, description)) in enumerate(table.columns.items()):
+                if kind is not str or (name, column) in kept:
+                    continue
+                text = texts[n % len(texts)]
+                value = json.dumps([text, "Ann <b>Author</b>"]) if "JSON list" in description else text
+                if column in keys or any(column in unique for unique in table.unique):  # one per row
+                    db.execute(f"update [{name}] set [{column}] = ? || rowid", [value])
+                else:
+                    db.execute(f"update [{name}] set [{column}] = ?", [value])
+        db.execute("update captures set crawl_id = (select id from crawls limit 1)")
+    return data_dir
+
+
+def test_sql_time_limit_stops_a_runaway_query(client):
+    assert client.datasette.setting("sql_time_limit_ms") == 1000
+    endless = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
+    response = client.get(f"/archive.json?sql={urllib.parse.quote(endless)}", status=400)
+    assert "too long" in response.json()["error"]
+
+
+def test_hostile_text_in_every_column_never_runs(chromium, hostile_everywhere, beacon, served, tmp_path):
+    from datasette.utils import tilde_encode
+
+    # The detectors work: the same texts loaded bare rename the page and call the beacon.
+    beacon.pages["/control-everywhere"] = "".join(hostile_texts(beacon.url)[:2]).encode()
+    assert "<title>pwned</title>" in browse(chromium, beacon.url + "/control-everywhere", tmp_path)
+    assert "/script" in beacon.hits
+    beacon.hits.clear()
+
+    base = served(hostile_everywhere)
+    db = sqlite3.connect(hostile_everywhere / "archive.db")
+    paths = [f"/archive/{name}" for name in SCHEMA] + [f"/archive/{name}" for name in QUERIES]
+    for name, table in SCHEMA.items():  # each table's first row page
+        keys = [table.pk] if isinstance(table.pk, str) else table.pk
+        row = db.execute(f"select {', '.join(f'[{key}]' for key in keys)} from [{name}] limit 1").fetchone()
+        if row is not None:
+            paths.append(f"/archive/{name}/" + ",".join(tilde_encode(str(value)) for value in row))
+    capture, article = db.execute("select id, article_id from captures where article_id is not null").fetchone()
+    paths += [f"/-/steppe/capture/{capture}", f"/-/steppe/capture/{capture}/body", f"/-/steppe/article/{article}",
+              f"/-/steppe/article/{article}/diff", "/archive/search?q=pwned", "/archive/articles?_search=title"]
+    for n, path in enumerate(paths):
+        profile = tmp_path / f"page-{n}"  # a fresh browser profile for each page
+        profile.mkdir()
+        dom = browse(chromium, base + path, profile)
+        assert "<title>pwned</title>" not in dom, path  # (the texts may show in a title, as text)
+        assert 'href="javascript:' not in dom.lower(), path
+    assert beacon.hits == []
+    assert db.execute("select count(*) from articles").fetchone()[0] > 0  # the SQL text stayed text

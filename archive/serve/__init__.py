@@ -16,6 +16,11 @@ from datasette.plugins import pm
 from . import plugin
 from .metadata import SETTINGS, build_metadata
 
+# Any query a visitor runs (the SQL box, a crafted URL, a search) is stopped after
+# this long: one request cannot keep the archive's server busy. Datasette's default,
+# stated here so that it stays set.
+SQL_TIME_LIMIT_MS = 1000
+
 
 def datasette_for(data_dir: str | Path) -> Datasette:
     """A Datasette instance on DATA_DIR/archive.db, its WARC files in DATA_DIR/warcs."""
@@ -26,7 +31,7 @@ def datasette_for(data_dir: str | Path) -> Datasette:
     if not pm.is_registered(plugin):
         pm.register(plugin, name="steppe")
     return Datasette([str(db_path)], metadata=build_metadata(db_path.stem, str(data_dir / "warcs")),
-                     settings=SETTINGS)
+                     settings={**SETTINGS, "sql_time_limit_ms": SQL_TIME_LIMIT_MS})
 
 
 def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
