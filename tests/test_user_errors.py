@@ -22,7 +22,7 @@ import pytest
 from archive.ingest import read_capture
 from archive.layouts import ZOX_NEWS
 from archive.problems import ProblemKind
-from archive.warc import WarcWriter, iter_responses
+from archive.warc import WarcWriter
 
 from conftest import html_exchange, steppe
 
