@@ -50,6 +50,8 @@ class HttpExchange:
     protocol: str = "HTTP/1.1"
     request_body: bytes = b""
     ip_address: str | None = None
+    # Why the body is incomplete ("length": cut at a size limit), as WARC-Truncated.
+    truncated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,9 +147,12 @@ def decode_content(payload: bytes, encoding: str | None) -> tuple[bytes, str | N
     else:
         return payload, f"unknown Content-Encoding {encoding!r}"
     try:
-        data = decoder.decompress(payload)
+        # Bounded: a few KB of gzip can inflate to gigabytes (a compression bomb).
+        data = decoder.decompress(payload, MAX_LOADED_PAYLOAD)
     except zlib.error as exc:
         return b"", f"corrupt {encoding} content: {exc}"
+    if decoder.unconsumed_tail:
+        return data, f"{encoding} content inflates past {MAX_LOADED_PAYLOAD} bytes: read no further"
     if not decoder.eof:
         return data, f"truncated {encoding} content"
     return data, None
@@ -206,6 +211,8 @@ class WarcWriter:
         }
         if exchange.ip_address:
             response_warc_headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            response_warc_headers["WARC-Truncated"] = exchange.truncated
         http_headers = StatusAndHeaders(
             f"{exchange.status} {_reason(exchange.status)}",
             [(k, v) for k, v in exchange.response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS],
