@@ -22,7 +22,7 @@ from scrapy.exceptions import IgnoreRequest, ResponseDataLossError, StopDownload
 from scrapy.http.request import NO_CALLBACK
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.asyncio import sleep
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.response import response_status_message
@@ -34,7 +34,8 @@ from w3lib.url import safe_url_string
 from archive import __version__
 from archive.urls import canonical_url
 from archive.store import Store
-from archive.warc import HttpExchange, ResponseRef, WarcWriter, payload_digest
+from archive.recover import close_open_file
+from archive.warc import OPEN_SUFFIX, HttpExchange, ResponseRef, WarcWriter, payload_digest
 from crawler.settings import archive_paths
 from crawler.signals import response_archived
 
@@ -89,6 +90,7 @@ class WarcCaptureMiddleware:
         self.writer: WarcWriter | None = None
         self.store: Store | None = None  # read side: what earlier crawls archived
         self.written: dict[tuple[str, str], ResponseRef] = {}  # this crawl's full records
+        self.write_error: OSError | None = None  # the disk is full: nothing more is written
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -113,10 +115,36 @@ class WarcCaptureMiddleware:
             self.store = Store(self.db_path)
 
     def spider_closed(self, spider):
-        if self.writer:
+        if self.writer and self.write_error is None:
             self.writer.close()
+        elif self.writer:
+            self._close_after_write_error(spider)
         if self.store:
             self.store.close()
+
+    def _close_after_write_error(self, spider) -> None:
+        """The file being written may end in a torn record: cut it off, as the recovery
+        of a killed crawl would, so that the file is closed whole."""
+        try:
+            self.writer.close()
+        except OSError:
+            pass  # flushing the torn record's bytes failed again; the file is closed all the same
+        files = sorted(self.warc_dir.glob(f"steppe-{spider.crawl_id}-*.warc.gz*"))
+        if files:
+            last = files[-1]  # the one being written; the earlier ones were closed whole
+            if not last.name.endswith(OPEN_SUFFIX):
+                last = last.rename(last.with_name(last.name + OPEN_SUFFIX))
+            final, cut = close_open_file(last)
+            logger.warning("closed %s: %d bytes of a record the disk could not take cut off", final.name, cut)
+
+    def _write_failed(self, url: str, error: OSError) -> None:
+        """Out of space (ENOSPC, EFBIG, EDQUOT): stop the crawl, keep what is archived."""
+        self.write_error = error
+        self.crawler.stats.set_value("steppe/write_error", str(error))
+        logger.error("%s: could not be written to the WARC file (%s): the disk is full; the crawl stops, "
+                     "what is archived is kept, and the next crawl resumes once there is space",
+                     url, error.strerror or error)
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="disk_full"))
 
     def _earlier(self, url: str, status: int, body: bytes) -> ResponseRef | None:
         """What this response may be written as a revisit of, if anything."""
@@ -144,8 +172,14 @@ class WarcCaptureMiddleware:
             # A body cut at a size limit (BodySizeLimit) says so in its record.
             truncated=request.meta.get(TRUNCATED),
         )
+        if self.write_error is not None:
+            raise IgnoreRequest(f"not archived: {self.write_error.strerror or self.write_error}")
         earlier = None if exchange.truncated else self._earlier(request.url, response.status, response.body)
-        written = self.writer.write_exchange(exchange, revisit_of=earlier)
+        try:
+            written = self.writer.write_exchange(exchange, revisit_of=earlier)
+        except OSError as error:
+            self._write_failed(request.url, error)
+            raise IgnoreRequest(f"not archived: {error.strerror or error}") from error
         self.crawler.stats.inc_value("steppe/archived")
         if earlier:
             self.crawler.stats.inc_value("steppe/revisits")
