@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import zlib
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, ResponseDataLossError, StopDownload
 from scrapy.http.request import NO_CALLBACK
 from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils._compression import _DecompressionMaxSizeExceeded  # what its decoders raise
 from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -462,13 +462,17 @@ class BodySizeLimit:
         limit, setting = request.meta.get("steppe_body_limit", (self.body_max, "STEPPE_MAX_BODY_SIZE"))
         if limit and received > limit:
             request.meta[TRUNCATED] = "length"
-            self.faults("truncated", request.url,
+            self.faults(f"truncated_{setting}", request.url,
                         f"body larger than {setting} ({limit} bytes): archived truncated (WARC-Truncated: length)")
             raise StopDownload(fail=False)
 
 
 class UndecodableBody(Exception):
     """A body that is not in the Content-Encoding its headers claim."""
+
+
+class CompressionBomb(Exception):
+    """A body that inflates past STEPPE_MAX_DECODED_SIZE."""
 
 
 class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
@@ -496,11 +500,10 @@ class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
     def _decode(self, body, encoding, max_size):
         try:
             return super()._decode(body, encoding, max_size)
-        except (zlib.error, OSError, EOFError) as exc:
-            raise UndecodableBody(f"{encoding.decode()}: {exc}") from exc
-        except Exception as exc:  # brotli and zstd have error types of their own
-            if type(exc).__name__ == "_DecompressionMaxSizeExceeded":
-                raise
+        except _DecompressionMaxSizeExceeded as exc:
+            # Not Scrapy's own handling, whose warning names DOWNLOAD_MAXSIZE.
+            raise CompressionBomb(exc.decompressed_size) from exc
+        except Exception as exc:  # zlib, gzip, brotli and zstd errors alike
             raise UndecodableBody(f"{encoding.decode()}: {exc}") from exc
 
     def process_response(self, request, response, spider=None):
@@ -509,7 +512,7 @@ class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
         except UndecodableBody as exc:
             raise IgnoreRequest(f"body does not decode as its Content-Encoding says ({exc}); "
                                 "archived as sent") from exc
-        except IgnoreRequest as exc:
+        except CompressionBomb as exc:
             raise IgnoreRequest(f"body inflates past STEPPE_MAX_DECODED_SIZE ({self._max_size} bytes), "
                                 "a compression bomb: archived as sent, not read") from exc
 

@@ -289,7 +289,6 @@ FAULTS_BY_SLUG = {fault.slug: fault for fault in FAULTS}
 # robots.txt and sitemaps ---------------------------------------------------------------
 
 ROBOTS_MODES = ("ok", "5xx", "hang", "huge")
-ROBOTS_READ_LIMIT = 500 * 1024  # what RFC 9309 asks a crawler to read at least
 
 
 def _robots_rules(base: str) -> str:
