@@ -210,6 +210,10 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 86400:.1f} days" if seconds >= 86400 else f"{seconds:.0f} s"
+
+
 class RetryAfterMiddleware(RetryMiddleware):
     """Scrapy's RetryMiddleware, but a 429/503 waits what Retry-After asks (bounded).
 
@@ -240,7 +244,7 @@ class RetryAfterMiddleware(RetryMiddleware):
                         "retried without waiting")
         if wait is not None and wait > self.max_wait:
             self.faults("retry_after_too_long", request.url,
-                        f"HTTP {response.status} asks to come back in {wait / 86400:.1f} days, more than "
+                        f"HTTP {response.status} asks to come back in {_duration(wait)}, more than "
                         f"STEPPE_RETRY_AFTER_MAX ({self.max_wait:g} s): given up for this crawl")
             return response
         retry = self._retry(request, response_status_message(response.status))
@@ -369,7 +373,15 @@ class PrivateAddressGuard:
     address the crawl must not reach (``address_refusal``), and any URL that is not
     http(s). Whatever led to the request (a link, a redirect, a sitemap, robots.txt's
     Sitemap lines) it passes here: this sits first in the downloader chain, ahead of
-    the robots.txt middleware, which would otherwise fetch the host's robots.txt."""
+    the robots.txt middleware, which would otherwise fetch the host's robots.txt.
+
+    A host name is resolved here, through the crawl's resolver (GuardedResolver,
+    whose cache the connection then uses), and its answer checked: so a DNS answer
+    is refused with a message naming the URL, and GuardedResolver refuses it again
+    should the connection resolve anew. The policy is the crawl's: it opens loopback
+    when the spider's start URL is loopback. Tests reach "a public host" on loopback
+    by naming it in STEPPE_RESOLVE (a made-up name answered with 127.0.0.1), which
+    then must be, and is, refused."""
 
     def __init__(self, crawler):
         self.crawler = crawler
@@ -552,6 +564,16 @@ class RobotsTxtRfc9309Middleware(RobotsTxtMiddleware):
     def __init__(self, crawler):
         super().__init__(crawler)
         self.faults = FaultLog.of(crawler)
+        self.unreachable: dict[str, str] = {}  # netloc → what its robots.txt did
+
+    def process_request_2(self, rp, request):
+        netloc = urlparse_cached(request).netloc
+        if netloc in self.unreachable:
+            # Worded without "robots.txt", which the spider counts silently as a rule
+            # of the site: this is a failure, to be listed as one.
+            raise IgnoreRequest(f"not fetched: the robots rules of {netloc} {self.unreachable[netloc]}, "
+                                "which RFC 9309 reads as disallowing everything")
+        super().process_request_2(rp, request)
 
     async def robot_parser(self, request):
         netloc = urlparse_cached(request).netloc
@@ -587,6 +609,7 @@ class RobotsTxtRfc9309Middleware(RobotsTxtMiddleware):
 
     def _settle(self, netloc: str, url: str, what: str) -> None:
         """robots.txt unreachable: disallow the whole host for this crawl, and say so."""
+        self.unreachable[netloc] = what
         self.faults(f"robots_unreachable_{netloc}", url,
                     f"robots.txt {what}: RFC 9309 reads that as \"disallow everything\"; "
                     f"nothing is fetched from {netloc} in this crawl", logging.ERROR)
