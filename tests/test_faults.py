@@ -436,6 +436,15 @@ def test_an_unreachable_robots_txt_disallows_the_host_for_the_crawl(tmp_path, mo
     assert_warcs_valid(crawl.data_dir)
 
 
+def test_a_robots_txt_that_is_not_there_allows_everything(tmp_path):
+    """RFC 9309 2.3.1.3: a 4xx robots.txt is "unavailable": no rules at all."""
+    with ChaosServer(chaos_site(), [], robots="4xx", n_good=2) as server:
+        crawl = run_crawl(server, tmp_path / "data", *OPTIONS)
+    assert crawl.returncode == 0, crawl.output
+    assert good_urls(server) <= crawl.stored()
+    assert "RFC 9309" not in crawl.output
+
+
 # Machines: a full disk, SIGKILL ---------------------------------------------------------------
 
 def test_a_full_disk_stops_the_crawl_cleanly_and_the_next_run_resumes(tmp_path):

@@ -11,7 +11,7 @@ over it. Each fault is a ``Fault``: a slug (its article path is
 meets it) and what the server does.
 
 robots.txt, the sitemaps and the pages that redirect are faults of their own:
-``robots`` chooses how robots.txt behaves (``ok``, ``5xx``, ``hang``, ``huge``) and
+``robots`` chooses how robots.txt behaves (``ok``, ``4xx``, ``5xx``, ``hang``, ``huge``) and
 the sitemaps (read by incremental crawls) hold a malformed one, an entity bomb, a
 100 MB one and an index that lists itself.
 
@@ -288,7 +288,7 @@ FAULTS_BY_SLUG = {fault.slug: fault for fault in FAULTS}
 
 # robots.txt and sitemaps ---------------------------------------------------------------
 
-ROBOTS_MODES = ("ok", "5xx", "hang", "huge")
+ROBOTS_MODES = ("ok", "4xx", "5xx", "hang", "huge")
 
 
 def _robots_rules(base: str) -> str:
@@ -298,7 +298,10 @@ def _robots_rules(base: str) -> str:
 
 
 def serve_robots(conn: Conn, mode: str) -> None:
-    if mode == "5xx":
+    if mode == "4xx":
+        # An error page whose text reads as a rule: a 4xx is no rules at all, whatever its body.
+        conn.send(404, b"User-agent: *\nDisallow: /\n", "text/plain; charset=UTF-8")
+    elif mode == "5xx":
         conn.send(503, b"<h1>down for maintenance</h1>", P_HTML)
     elif mode == "hang":
         conn.wait(3600)
