@@ -192,9 +192,16 @@ def pdf_as_html(conn: Conn) -> None:
     conn.send(200, body, P_HTML)
 
 
+def _mp4(size: int) -> bytes:
+    return b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(size)
+
+
 def video_as_html(conn: Conn) -> None:
-    body = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + os.urandom(6 * MiB)
-    conn.send(200, body, P_HTML)
+    conn.send(200, _mp4(2 * MiB), P_HTML)
+
+
+def video(conn: Conn) -> None:
+    conn.send(200, _mp4(6 * MiB), "video/mp4")
 
 
 def invalid_utf8(conn: Conn) -> None:
@@ -263,7 +270,8 @@ FAULTS = [
     Fault("corrupt-gzip", "bodies", "a corrupt gzip body", corrupt_gzip),
     Fault("false-encoding", "bodies", "Content-Encoding: deflate on a body that is plain HTML", false_encoding),
     Fault("pdf-as-html", "bodies", "a PDF served as text/html", pdf_as_html),
-    Fault("video-as-html", "bodies", "an MP4 video (6 MB) served as text/html", video_as_html),
+    Fault("video-as-html", "bodies", "an MP4 video (2 MB) served as text/html", video_as_html),
+    Fault("video", "disk", "an MP4 video of 6 MB, which no compression makes smaller", video),
     Fault("invalid-utf8", "bodies", "invalid UTF-8 in a page declared UTF-8", invalid_utf8),
     Fault("deep-nesting", "bodies", "HTML nested 100,000 elements deep", deep_nesting),
     Fault("one-line", "bodies", "5 MB of text on one line", one_line),
