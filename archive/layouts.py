@@ -7,6 +7,7 @@ crawler's site profile names the layout its site uses.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -31,12 +32,32 @@ class PageLayout:
     article_end: str | None = None
     # Inside the article's region, never part of its text.
     noise: str | None = None
+    # Texts of blocks a host prints on every page (archive.learn): its template.
+    template_texts: frozenset[str] = frozenset()
+    # Drop what a reader never sees: hidden, aria-hidden and display:none elements.
+    drop_hidden: bool = False
 
     def is_article_path(self, path: str) -> bool:
         return self.article_path is None or bool(self.article_path.match(path))
 
     def is_listing_path(self, path: str) -> bool:
         return self.listing_path is not None and bool(self.listing_path.match(path))
+
+    def to_json(self) -> str:
+        """The layout as data, to record in an archive (a learned one) and read back."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        for name in ("article_path", "listing_path"):
+            fields[name] = fields[name].pattern if fields[name] is not None else None
+        fields["template_texts"] = sorted(self.template_texts)
+        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PageLayout:
+        fields = json.loads(text)
+        for name in ("article_path", "listing_path"):
+            fields[name] = re.compile(fields[name]) if fields.get(name) is not None else None
+        fields["template_texts"] = frozenset(fields.get("template_texts", ()))
+        return cls(**fields)
 
 
 # WordPress with the "Zox News" theme (Modern Diplomacy): see site-notes.md.
@@ -63,7 +84,22 @@ ZOX_NEWS = PageLayout(
     ),
 )
 
-# Any site: trafilatura reads the whole page (``steppe rebuild --site generic``).
-GENERIC = PageLayout(name="generic")
+# Any site: trafilatura reads the whole page, less what readers never see
+# (``steppe rebuild --site generic``); trafilatura itself drops share bars, newsletter
+# boxes, bios, related posts and comments (bench/extract.py: class-name rules of our
+# own on top of it changed nothing on the dev set).
+GENERIC = PageLayout(
+    name="generic",
+    # Where themes of many platforms put bylines and dates (microdata, rel=author,
+    # hAtom, common class names); the first byline of the page is the article's.
+    byline=("a[rel~=author], [itemprop~=author], .byline, .author, .authors, .author-name, .article-author,"
+            " .post-author, .entry-author"),
+    published="[itemprop~=datePublished], time[pubdate], time[datetime]",
+    # WordPress and many others mark a post's category and tag links with rel.
+    section_label="a[rel~=category]",
+    tags="a[rel~=tag]:not([rel~=category])",
+    modified="[itemprop~=dateModified], time.updated",
+    drop_hidden=True,
+)
 
 LAYOUTS = {layout.name: layout for layout in (ZOX_NEWS, GENERIC)}

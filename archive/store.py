@@ -18,14 +18,18 @@ import sqlite_utils
 from .warc import ResponseRef, RecordLocation
 
 SCHEMA_VERSION = 2
+_LAST_CHAR = "\U0010ffff"  # sorts after any character a URL may hold: prefix ranges end there
 GONE_STATUSES = frozenset({404, 410})
+# Answers that may change on the next try: a capture of one does not answer for its URL.
+TRANSIENT_STATUSES = frozenset({408, 425, 429}) | frozenset(range(500, 600))
+_ANSWERED = f"status < 500 and status not in {tuple(sorted(TRANSIENT_STATUSES - set(range(500, 600))))}"
 
 
 @dataclass(frozen=True)
 class Table:
     description: str
     columns: dict[str, tuple[type, str]]  # name → (type, description)
-    pk: str = "id"
+    pk: str | tuple[str, ...] = "id"
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
     unique: list[tuple[str, ...]] = field(default_factory=list)
     indexes: list[tuple[str, ...]] = field(default_factory=list)
@@ -138,6 +142,25 @@ SCHEMA: dict[str, Table] = {
         },
         pk="url",
         foreign_keys=[("capture_id", "captures", "id")],
+    ),
+    # Crawl state, not archive: what the WARC files do not hold yet. A rebuild starts it empty.
+    "frontier": Table(
+        "What the crawls owe the archive: URLs found and not yet archived, unfinished listing walks",
+        {
+            "section": (str, "Section listing URL the entry belongs to"),
+            "url": (str, "Canonical URL owed (kind article), or the section listing (kind walk)"),
+            "kind": (str, "article, or walk: a listing walk that did not reach its end"),
+            "state": (str, "owed (fetched by the next runs), given_up (the permanent answer in last_error),"
+                           " or elsewhere: in the sitemaps, not in the section's listing"),
+            "discovered": (str, "When it was first found (UTC); for a walk, when the unfinished walk began"),
+            "crawl_id": (str, "Crawl run that found it"),
+            "attempts": (int, "Runs in which fetching it failed for a transient reason"),
+            "last_attempt": (str, "When it last failed (UTC)"),
+            "last_error": (str, "Why it last failed, or the permanent answer that ended it"),
+            "wait_runs": (int, "Runs to skip before trying again: the backoff across runs"),
+        },
+        pk=("section", "url"),
+        indexes=[("state",)],
     ),
 }
 
@@ -283,17 +306,26 @@ class Store:
         assignments = ", ".join(f"[{name}] = ?" for name in values)
         self.db.execute(f"update [{table}] set {assignments} where id = ?", [*values.values(), row_id])
 
-    def article_index(self) -> dict[str, str | None]:
-        """The live articles: url → their own latest date (modified, else published)."""
-        return {url: modified or published for url, modified, published
-                in self.db.execute("select url, modified, published from articles where status = 'live'")}
+    # A URL prefix (scheme://host/) scopes the two lookups below to one site: a crawl of
+    # one site must not revalidate, nor hold in memory, another's articles. As a range,
+    # not a LIKE, so that it keeps to the url indexes.
 
-    def seen_article_urls(self) -> set[str]:
-        """Every article URL ever captured and answered: articles (gone ones included),
-        their former URLs, pages that never gave an article (empty, redirect loops)."""
-        query = ("select url from articles union select url from aliases union"
-                 " select canonical_url from captures where kind = 'article' and status < 500")
-        return {url for (url,) in self.db.execute(query)}
+    def article_index(self, prefix: str = "") -> dict[str, str | None]:
+        """The live articles under ``prefix``: url → their own latest date (modified,
+        else published)."""
+        return {url: modified or published for url, modified, published in self.db.execute(
+            "select url, modified, published from articles where url between ?1 and ?2"
+            " and status = 'live'", [prefix, prefix + _LAST_CHAR])}
+
+    def seen_article_urls(self, prefix: str = "", before: str | None = None) -> set[str]:
+        """Every article URL under ``prefix`` captured and answered (before the WARC-Date
+        ``before``, if given): articles (gone ones included), their former URLs, pages
+        that never gave an article (empty, redirect loops)."""
+        query = ("select url from articles where url between ?1 and ?2 and first_seen < ?3"
+                 " union select url from aliases where url between ?1 and ?2 and first_seen < ?3"
+                 " union select canonical_url from captures where canonical_url between ?1 and ?2"
+                 " and kind = 'article' and " + _ANSWERED + " and fetched_at < ?3")
+        return {url for (url,) in self.db.execute(query, [prefix, prefix + _LAST_CHAR, before or "9999"])}
 
     def validators(self, url: str) -> dict[str, str]:
         """Conditional request headers from the latest capture of ``url`` that gave any."""

@@ -110,7 +110,7 @@ def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, over
     if full:
         settings["STEPPE_FULL"] = True
     if max_pages:
-        settings["CLOSESPIDER_PAGECOUNT"] = max_pages
+        settings["STEPPE_MAX_PAGES"] = max_pages
     _run_and_report(data_dir, settings, start_url=start_url, section=section)
 
 
@@ -214,8 +214,10 @@ def rebuild(paths, db_path, layout, jobs):
 @click.option("--runs", default=5, show_default=True, help="How many of the latest crawl runs to list.")
 def status(data_dir, runs):
     """The archive at a glance: latest runs and their counts, size, articles, gone
-    and edited ones, and the next scheduled run if ``steppe schedule`` is running."""
+    and edited ones, what the crawls still owe it (found, not archived yet) and what
+    they gave up, and the next scheduled run if ``steppe schedule`` is running."""
     from archive.store import Store
+    from crawler.frontier import debts
     from crawler.schedule import read_state
     from crawler.settings import archive_paths
 
@@ -234,6 +236,22 @@ def status(data_dir, runs):
                    f"  requests {run['requests'] or 0}, new {run['articles_new'] or 0},"
                    f" changed {run['articles_changed'] or 0}, unchanged {run['articles_unchanged'] or 0},"
                    f" gone {run['articles_gone'] or 0}, errors {run['errors'] or 0}")
+    owed, given_up, elsewhere = [], [], 0
+    for debt in debts(store):
+        if debt.state == "elsewhere":
+            elsewhere += 1
+        else:
+            (given_up if debt.state == "given_up" else owed).append(debt)
+    if owed:
+        click.echo(f"owed ({len(owed)}): found and not archived yet, fetched by the next crawls")
+        for debt in owed:
+            click.echo(f"  {debt.describe()}")
+    if given_up:
+        click.echo(f"given up ({len(given_up)}): the site's answer was final" + (", latest:" if len(given_up) > runs else ":"))
+        for debt in given_up[-runs:]:
+            click.echo(f"  {debt.describe()}")
+    if elsewhere:
+        click.echo(f"elsewhere: {elsewhere} articles the sitemaps list and the section's listing does not")
     store.close()
     state = read_state(data_dir)
     if state:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest, ResponseDataLossError, StopDownload
+from scrapy.exceptions import IgnoreRequest, NotConfigured, ResponseDataLossError, StopDownload
 from scrapy.http.request import NO_CALLBACK
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded  # what its decoders raise
@@ -252,8 +253,19 @@ class RetryAfterMiddleware(RetryMiddleware):
             return response
         if wait:
             self.crawler.stats.inc_value("steppe/retry_after_waits")
-            await sleep(wait)
+            if not await self._waited(min(wait, self.max_wait)):
+                return response  # the crawl is stopping: a failure for now, owed to the next run
         return retry
+
+    async def _waited(self, seconds: float) -> bool:
+        """Sleep, in steps, as long as the engine runs: Ctrl-C must not wait out a
+        two-minute Retry-After, as the engine waits for every request in progress."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.crawler.engine.running:
+                return False
+            await sleep(min(left, 0.25))
+        return True
 
 
 class LoopAwareRedirectMiddleware(RedirectMiddleware):
@@ -673,3 +685,31 @@ class RepeatGuard:
             raise IgnoreRequest(f"asked for the {count}th time in this crawl (STEPPE_MAX_FETCHES_PER_URL is "
                                 f"{self.max_fetches}): a loop, e.g. a sitemap index that lists itself")
         return None
+class PageBudgetReached(IgnoreRequest):
+    """The run's page budget is spent: what was not fetched stays owed to the next run."""
+
+
+class PageBudgetMiddleware:
+    """STEPPE_MAX_PAGES (``--max-pages``): at most N requests leave for the network, so
+    at most N responses are archived. Scrapy's CLOSESPIDER_PAGECOUNT counts responses as
+    they come back, when the requests in flight have been sent already."""
+
+    def __init__(self, crawler, budget: int):
+        self.crawler = crawler
+        self.budget = budget
+        self.sent = 0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        budget = crawler.settings.getint("STEPPE_MAX_PAGES")
+        if budget <= 0:
+            raise NotConfigured
+        return cls(crawler, budget)
+
+    def process_request(self, request, spider=None):
+        if self.sent >= self.budget:
+            if self.sent == self.budget:  # once: the engine closes, dropping what is queued
+                self.sent += 1
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="closespider_pagecount"))
+            raise PageBudgetReached(f"page budget of {self.budget} spent")
+        self.sent += 1

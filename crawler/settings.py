@@ -61,6 +61,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.middlewares.XmlReport": 580,  # below 590: sees bodies decoded
     "crawler.middlewares.LoopAwareRedirectMiddleware": 600,
+    # After robots.txt (100) has refused what is not ours, before the WARC writer.
+    "crawler.middlewares.PageBudgetMiddleware": 940,
     "crawler.middlewares.WarcCaptureMiddleware": 950,
     "crawler.middlewares.BodySizeLimit": 960,
 }
@@ -94,6 +96,9 @@ STEPPE_FULL = False
 STEPPE_KNOWN_MARGIN = 0
 # fetch again the known articles published less than this many days ago.
 STEPPE_REVALIDATE_DAYS = 7.0
+# Send at most this many requests in a run (`--max-pages`), so archive at most this
+# many responses; 0: no bound. What the run found and did not fetch stays owed.
+STEPPE_MAX_PAGES = 0
 # A crawl that has run this many seconds reads the listing's first page again before
 # it ends, for what was published meanwhile.
 STEPPE_RELIST_AFTER = 300.0

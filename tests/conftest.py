@@ -128,3 +128,15 @@ def four_crawls(tmp_path_factory) -> CrawlHistory:
         crawl()
         crawl()
         return CrawlHistory(data_dir, server.site)
+
+
+def readable(site) -> set[str]:
+    """Paths of the demo site's articles a crawl can store when nothing times out."""
+    return {a.path for a in site.articles if a.behaviour not in ("empty_body", "redirect_loop")}
+
+
+def start_crawl(server, data_dir: Path, *extra: str) -> subprocess.Popen:
+    """`steppe crawl` of a demo site, in the background: to be stopped by the test."""
+    return subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--start-url", server.section_url,
+                             "--data-dir", str(data_dir), *RECRAWL_OPTIONS, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -114,7 +114,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             resp = _Response(405, b"Method Not Allowed", "text/plain; charset=UTF-8", (("Allow", "GET, HEAD"),))
         demo._record(self.command, self.path, resp.status, self.headers)
-        if resp.delay and demo._stopping.wait(resp.delay):
+        delay = max(resp.delay, demo._stalls.get(self.path.partition("?")[0], 0.0))
+        if delay and demo._stopping.wait(delay):
             self.close_connection = True
             return
         body = resp.body
@@ -165,6 +166,8 @@ class DemoServer:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._seen_503: set[str] = set()
+        self._failing: dict[str, list] = {}   # path -> [answers left, status, Retry-After]
+        self._stalls: dict[str, float] = {}   # path -> seconds every answer waits
         self._started = time.time()
         self._thread: threading.Thread | None = None
 
@@ -212,10 +215,26 @@ class DemoServer:
         with self._lock:
             self._log.append(RequestLogEntry(time.time(), method, path, status, hdrs))
 
+    def fail(self, path: str, times: int, status: int = 503, retry_after: str | None = "1") -> None:
+        """Answer ``status`` to the next ``times`` requests of ``path``, then serve it again."""
+        with self._lock:
+            self._failing[path] = [times, status, retry_after]
+
+    def stall(self, path: str, seconds: float) -> None:
+        """Hold every answer to ``path`` this long (until the server stops): a crawl
+        can be caught at a known point."""
+        self._stalls[path] = seconds
+
     # ---- routing
     def respond(self, method: str, raw_path: str, headers) -> _Response:
         site = self.site          # one state per request, even if swapped meanwhile
         path, _, qs = raw_path.split("#", 1)[0].partition("?")
+        with self._lock:
+            failing = self._failing.get(path)
+            if failing and failing[0] > 0:
+                failing[0] -= 1
+                extra = (("Retry-After", failing[2]),) if failing[2] else ()
+                return _Response(failing[1], b"<html><body><h1>Try again later</h1></body></html>", HTML, extra)
         path, query = path or "/", parse_qs(qs)
         base = self.url
         now = site.now.timestamp() + 7200 + (time.time() - self._started)   # the site's clock

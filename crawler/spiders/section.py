@@ -5,6 +5,10 @@ the listing from page 1 until it has seen a listing page's worth of known articl
 in a row, fetches what is unknown, and fetches again only the known articles that
 may have changed (young ones, those the sitemaps say were modified since our last
 capture, and those the sitemaps no longer list).
+
+What a run found and could not fetch (it was stopped, killed, bounded, or the site
+failed it) is owed to the archive: ``crawler.frontier`` keeps it, and the next runs
+fetch it and read the listing at least as deep as the unfinished walk would have.
 """
 
 from __future__ import annotations
@@ -13,22 +17,35 @@ import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy import signals
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest
-from scrapy.robotstxt import ProtegoRobotParser
+from scrapy.exceptions import (CannotResolveHostError, DontCloseSpider, DownloadTimeoutError, IgnoreRequest,
+                               UnsupportedURLSchemeError)
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
-from archive.store import Store
+from archive.store import TRANSIENT_STATUSES, Store
+from crawler.frontier import Frontier
+from crawler.middlewares import PageBudgetReached
 from crawler.settings import archive_paths
 from crawler.site import MODERN_DIPLOMACY, SiteProfile
 
 
 def new_crawl_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+_URL_DAY = re.compile(r"/((?:19|20)\d\d)/(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])/")
+
+
+def url_day(url: str) -> str | None:
+    """The day an article's URL names (/YYYY/MM/DD/, as WordPress permalinks and many
+    news sites give it), as YYYY-MM-DD; None where it names none."""
+    match = _URL_DAY.search(url)
+    return "-".join(match.groups()) if match else None
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -60,14 +77,24 @@ class SectionSpider(scrapy.Spider):
         self.articles: dict[str, str | None] = {}  # live article url → its own latest date
         self.known: set[str] = set()  # every article URL already answered
         self.store: Store | None = None  # read side of the archive, for incremental crawls
-        self.known_in_a_row = 0
+        self.frontier: Frontier | None = None
+        # Articles known when the listing walk began: pagination stops at a page of them.
+        self.settled: set[str] = set()
+        self.walking = 0  # listing requests of the walk not answered yet
+        self.walk_cut = False  # a listing page of the walk failed for now: the walk stays owed
+        self.listed: set[str] = set()  # listing pages requested by the walk
+        self.walk_reached: str | None = None  # oldest day (from article URLs) the walk read
+        self.walk_next: list[str] = []  # where the walk would have gone on when it stopped
+        self.sitemap_unknown: dict[str, str] = {}  # article URLs the sitemaps list, not archived → day
+        self.looking_for: dict[str, str] = {}  # of those, the ones the walk goes on to look for
+        self.given_up: set[str] = set()  # article URLs the frontier gave up: not looked for again
         self.sitemaps_pending = 0
         self.sitemap_urls: set[str] = set()
         self.sitemaps_complete = True
         self.started = time.monotonic()
         self.relisted = False
         self.incremental = False
-        self.robots: ProtegoRobotParser | None = None
+        self.robots = None  # the site's robots.txt rules, once Scrapy has read them
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -86,32 +113,43 @@ class SectionSpider(scrapy.Spider):
         spider.robots_agent = settings.get("USER_AGENT")
         spider.relist_after = settings.getfloat("STEPPE_RELIST_AFTER")
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         spider.margin = settings.getint("STEPPE_KNOWN_MARGIN")
         spider.revalidate_after = datetime.now(timezone.utc) - timedelta(days=settings.getfloat("STEPPE_REVALIDATE_DAYS"))
         return spider
 
-    def _open_archive(self) -> None:
+    def _open_archive(self) -> list[str]:
+        """Read what the archive knows and owes; returns the owed articles due now."""
         # At start, not at init: the archive extension has by then recovered what an
         # interrupted crawl left, so the crawl knows every record already archived.
         _, db_path = archive_paths(self.crawler.settings)
         self.store = Store(db_path)
+        self.frontier = Frontier(self.store, self.profile.section_url, self.crawl_id)
+        site = self.profile.base_url + "/"
+        answered = self.store.seen_article_urls(site)
+        due = self.frontier.due(answered)
+        walk_began = self.frontier.begin_walk()
         if not self.full:
-            self.articles = self.store.article_index()
-            self.known = self.store.seen_article_urls()
-        self.incremental = bool(self.known)
+            self.articles = self.store.article_index(site)
+            self.known = answered | self.frontier.articles("owed")
+            self.given_up = self.frontier.articles("given_up", "elsewhere")
+            self.settled = self.store.seen_article_urls(site, walk_began) | self.frontier.owed_before(walk_began)
+        self.incremental = bool(answered)
+        self.known.update(due)
+        return due
 
     def closed(self, reason):
         if self.store is not None:
             self.store.close()
 
     async def start(self):
-        self._open_archive()
-        if not self.incremental:
-            yield self._request(self.profile.section_url, self.parse_listing)
-            return
-        # robots.txt first: its rules tell which teasers are not ours to fetch (and so
-        # must not count as new), its Sitemap lines where the sitemaps are.
-        yield self._request(self.profile.robots_url, self.parse_robots)
+        for url in self._open_archive():
+            self.crawler.stats.inc_value("steppe/owed_fetched")
+            yield self._article_request(url)
+        if not self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
+            # Scrapy reads no robots.txt then: read it for its Sitemap lines.
+            yield self._request(self.profile.robots_url, self.parse_robots, meta={"handle_httpstatus_all": True})
+        yield self._listing_request(self.profile.section_url)
         for url, dated in self.articles.items():
             if (_parse_time(dated) or datetime.min.replace(tzinfo=timezone.utc)) >= self.revalidate_after:
                 self.crawler.stats.inc_value("steppe/revalidated/young")
@@ -119,6 +157,37 @@ class SectionSpider(scrapy.Spider):
 
     def _request(self, url: str, callback, **kwargs) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
+
+    def _article_request(self, url: str) -> scrapy.Request:
+        """A request for an article the archive lacks: owed until it is answered."""
+        return self._request(url, self.parse_article, meta={"owed": url})
+
+    def _new_articles(self, urls) -> list[scrapy.Request]:
+        """Requests for the articles among ``urls`` not known yet, written to the
+        frontier before any is sent."""
+        new = [url for url in dict.fromkeys(urls) if url not in self.known]
+        self.known.update(new)
+        self.frontier.found(new)
+        return [self._article_request(url) for url in new]
+
+    def _listing_request(self, url: str, known_in_a_row: int = 0, relist: bool = False,
+                         looking: bool = False) -> scrapy.Request:
+        if not relist:
+            self.walking += 1
+            self.listed.add(url)
+        # The walk keeps its own count of which pages it asked for: the duplicate filter
+        # would drop a page silently, and the walk would never know it ended.
+        return self._request(url, self.parse_listing, dont_filter=True,
+                             meta={"known_in_a_row": known_in_a_row, "relist": relist, "looking": looking})
+
+    def _listing_answered(self, relist: bool, cut: bool = False) -> None:
+        """One listing request of the walk is over; the walk ends with the last one."""
+        if relist:
+            return
+        self.walking -= 1
+        self.walk_cut |= cut
+        if self.walking == 0 and not self.walk_cut:
+            self.frontier.end_walk()
 
     def _revalidate(self, url: str) -> scrapy.Request:
         # Conditional when an earlier capture gave validators. A known article that
@@ -130,34 +199,46 @@ class SectionSpider(scrapy.Spider):
 
     def parse_listing(self, response):
         self.crawler.stats.inc_value("steppe/listing_pages")
+        relist = response.meta.get("relist", False)
         teasers = [url for url in (self.profile.article_url(response.urljoin(href))
                                    for href in response.css(self.profile.teaser_links).getall())
                    if url and (self.robots is None or self.robots.allowed(url, self.robots_agent))]
+        # Articles are listed newest first: a listing page's worth of settled ones in a
+        # row means the rest is known too. Settled: known before the walk began (one
+        # that an unfinished run began, if any), not merely fetched since: a run cut
+        # short may have reached deep articles through "Continue Reading" and never
+        # the listing pages between. A first crawl settles nothing and reads every page.
+        settled = self.known if relist else self.settled
+        known_in_a_row = response.meta.get("known_in_a_row", 0)
         for url in teasers:
-            if url in self.known:
-                self.known_in_a_row += 1
-                continue
-            self.known_in_a_row = 0
-            self.known.add(url)
-            yield self._request(url, self.parse_article)
-        # Articles are listed newest first: a listing page's worth of known ones in a
-        # row means the rest is known too. A first crawl reads every page.
-        if self.incremental and self.known_in_a_row >= (self.margin or len(teasers) or 1):
+            known_in_a_row = known_in_a_row + 1 if url in settled else 0
+        yield from self._new_articles(teasers)
+        next_pages = [url for url in (self.profile.listing_url(response.urljoin(href))
+                                      for href in response.css(self.profile.next_page_link).getall())
+                      if url and (relist or url not in self.listed)]
+        if not relist:
+            self.walk_reached = min(filter(None, [self.walk_reached, *map(url_day, teasers)]), default=None)
+        if response.meta.get("looking"):
+            stop = not self._still_looking(end_of_listing=not next_pages)
+        else:
+            stop = known_in_a_row >= (self.margin or len(teasers) or 1)
+        if stop:
             self.crawler.stats.set_value("steppe/listing_stopped_at", response.url)
-            return
-        for href in response.css(self.profile.next_page_link).getall():
-            url = self.profile.listing_url(response.urljoin(href))
-            if url:
-                yield self._request(url, self.parse_listing)
+            self.walk_next = [] if relist else next_pages
+            next_pages = []
+        for url in next_pages:
+            yield self._listing_request(url, known_in_a_row, relist, looking=response.meta.get("looking", False))
+        self._listing_answered(relist)
+        yield from self._look_for_sitemap_articles()
 
     def spider_idle(self):
         """Read the listing once more before closing when the crawl took long enough
         for the site to publish meanwhile: what appeared at the top is not missed."""
         if self.relisted or time.monotonic() - self.started < self.relist_after:
             return
-        self.relisted, self.incremental, self.known_in_a_row = True, True, 0
+        self.relisted = True
         self.crawler.stats.set_value("steppe/relisted", True)
-        self.crawler.engine.crawl(self._request(self.profile.section_url, self.parse_listing, dont_filter=True))
+        self.crawler.engine.crawl(self._listing_request(self.profile.section_url, relist=True))
         raise DontCloseSpider
 
     # Article pages ------------------------------------------------------------------
@@ -165,19 +246,36 @@ class SectionSpider(scrapy.Spider):
     def parse_article(self, response):
         self.crawler.stats.inc_value("steppe/article_pages")
         text = self.profile.continue_reading_text
-        for href in response.xpath(f'//a[@href][contains(normalize-space(string(.)), "{text}")]/@href').getall():
-            url = self.profile.article_url(response.urljoin(href))
-            if url and url not in self.known:
-                self.known.add(url)
-                yield self._request(url, self.parse_article)
+        hrefs = response.xpath(f'//a[@href][contains(normalize-space(string(.)), "{text}")]/@href').getall()
+        # What this page links to is owed before the page itself is paid.
+        yield from self._new_articles(url for url in (self.profile.article_url(response.urljoin(href))
+                                                      for href in hrefs) if url)
+        if "owed" in response.meta:
+            self.frontier.answered([response.meta["owed"]])
 
     # Sitemaps: which known articles changed or went away -------------------------------
 
+    def robots_parsed(self, robotparser, request):
+        """Scrapy's robots.txt middleware has read the site's robots.txt (archived like
+        any response), before the first request to the site goes out: its rules tell
+        which teasers are not ours to fetch (and so must not count as new), its Sitemap
+        lines where the sitemaps are. A first crawl reads the sitemaps too: its walk
+        reads the whole listing, so the articles they name that it does not find are
+        other sections', given up once and for all."""
+        if urlsplit(request.url).netloc != urlsplit(self.profile.base_url).netloc:
+            return
+        self.robots = robotparser
+        sitemaps = getattr(getattr(robotparser, "rp", None), "sitemaps", ())  # Protego's, the default parser
+        for url in sitemaps:
+            for sitemap_request in self._sitemap_request(urljoin(self.profile.robots_url, url)):
+                self.crawler.engine.crawl(sitemap_request)
+
     def parse_robots(self, response):
-        self.robots = ProtegoRobotParser.from_crawler(self.crawler, response.body)
-        yield self._request(self.profile.section_url, self.parse_listing)
-        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            yield from self._sitemap_request(url)
+        """robots.txt read by the spider itself, for its Sitemap lines: only where Scrapy
+        does not read it (ROBOTSTXT_OBEY off)."""
+        if response.status == 200:
+            for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+                yield from self._sitemap_request(url)
 
     def _sitemap_request(self, url: str):
         self.sitemaps_pending += 1
@@ -201,6 +299,8 @@ class SectionSpider(scrapy.Spider):
                 if not url:
                     continue
                 self.sitemap_urls.add(url)
+                if url not in self.known and url not in self.given_up and url_day(url):
+                    self.sitemap_unknown[url] = url_day(url)
                 # Against the article's own date, not our capture time: the site's
                 # clock and ours need not agree.
                 lastmod, dated = _parse_time(entry.get("lastmod")), _parse_time(self.articles.get(url))
@@ -213,23 +313,78 @@ class SectionSpider(scrapy.Spider):
                 if url not in self.sitemap_urls:
                     self.crawler.stats.inc_value("steppe/revalidated/unlisted")
                     yield self._revalidate(url)
+        yield from self._look_for_sitemap_articles()
+
+    def _look_for_sitemap_articles(self):
+        """Articles the sitemaps list and the archive lacks are a sign to look: the
+        sitemaps name the whole site, not the section, so the section's listing says
+        which are its own. Once both the walk and the sitemaps are done, those dated
+        (by their URL) after the oldest day the walk read are not in the section, the
+        walk having read those days whole; for older ones the walk goes on from where
+        it stopped until it has read past their day. What is not found is given up,
+        so that it is not looked for again."""
+        if self.sitemaps_pending or self.walking or self.walk_reached is None or not self.sitemap_unknown:
+            return
+        missing = {url: day for url, day in self.sitemap_unknown.items() if url not in self.known
+                   and (self.robots is None or self.robots.allowed(url, self.robots_agent))}
+        self.sitemap_unknown = {}  # looked at once per run
+        self.looking_for = {url: day for url, day in missing.items() if day <= self.walk_reached}
+        self._not_in_the_listing({url for url in missing if url not in self.looking_for})
+        if not self.looking_for:
+            return
+        if not self.walk_next:  # the walk read the listing to its end
+            self._still_looking(end_of_listing=True)
+            return
+        self.crawler.stats.set_value("steppe/looking_for_sitemap_articles", len(self.looking_for))
+        for url in self.walk_next:
+            yield self._listing_request(url, looking=True)
+
+    def _not_in_the_listing(self, urls) -> None:
+        self.crawler.stats.inc_value("steppe/sitemap_articles_elsewhere", len(urls))
+        self.frontier.elsewhere(sorted(urls))
+
+    def _still_looking(self, end_of_listing: bool) -> bool:
+        """After a listing page read while looking: is there anything left to look for?"""
+        remaining = {url: day for url, day in self.looking_for.items() if url not in self.known}
+        self.looking_for = {url: day for url, day in remaining.items()
+                            if day <= self.walk_reached and not end_of_listing}
+        self._not_in_the_listing(remaining.keys() - self.looking_for.keys())
+        return bool(self.looking_for)
+
 
     # Failures ------------------------------------------------------------------------
 
     def on_error(self, failure):
-        """A fetch that failed for good: say what and where, count it, go on."""
+        """A fetch that failed for this run: say what and where, count it, go on; what
+        the archive lacks stays owed to the next runs, unless the answer was final."""
         request = failure.request
+        if failure.check(PageBudgetReached):  # not a failure: the run was bounded
+            if "relist" in request.meta:
+                self._listing_answered(request.meta["relist"], cut=True)
+            return
+        reason, transient = _failure_reason(failure)
+        if "owed" in request.meta:
+            self.frontier.failed(request.meta["owed"], reason, transient)
+        if "relist" in request.meta:
+            self._listing_answered(request.meta["relist"], cut=transient)
         if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             self.crawler.stats.inc_value("steppe/robots_forbidden")
             return
-        if failure.check(HttpError):
-            reason = f"HTTP {failure.value.response.status}"
-        elif failure.check(TimeoutError, TCPTimedOutError):
-            reason = "timed out"
-        elif failure.check(DNSLookupError):
-            reason = "host not found"
-        else:
-            reason = f"{failure.type.__name__}: {failure.value}"
         self.crawler.stats.inc_value("steppe/errors")
         self.failures.append((request.url, reason))
         self.logger.error("Could not fetch %s: %s", request.url, reason)
+
+
+def _failure_reason(failure) -> tuple[str, bool]:
+    """(what went wrong, whether a later run may do better)."""
+    if failure.check(HttpError):
+        status = failure.value.response.status
+        return f"HTTP {status}", status in TRANSIENT_STATUSES
+    if failure.check(IgnoreRequest, UnsupportedURLSchemeError):  # robots.txt, a redirect loop: the site's own answer
+        return str(failure.value), False
+    if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
+        return f"timed out ({failure.value})", True
+    if failure.check(CannotResolveHostError, DNSLookupError):
+        return "host not found", True
+    # Connection refused, reset or lost, a response cut short: the network's, not the site's.
+    return f"{failure.type.__name__}: {failure.value}", True
