@@ -214,8 +214,8 @@ def test_the_bodies_crawl_goes_on_past_every_fault(bodies_crawl):
 WIRE_OUTCOMES = {
     "reset-mid-body": ("ConnectionCut: the connection was closed or reset before the end of the body", 0),
     "short-body": ("ConnectionCut: the connection was closed or reset before the end of the body", 0),
-    "trickle": (": DownloadTimeoutError: Getting", 0),
-    "silent": (": DownloadTimeoutError: Getting", 0),
+    "trickle": (": timed out (Getting", 0),
+    "silent": (": timed out (Getting", 0),
     "storm-429-seconds": ("Could not fetch", 2),
     "storm-503-date": ("Could not fetch", 2),
     "storm-503-garbage": ("unreadable Retry-After 'soon-ish': retried without waiting", 2),
@@ -357,8 +357,8 @@ def test_a_hostile_sitemap_is_survived_and_reported(big_crawls, path):
 def test_a_100_mb_sitemap_is_cut_and_a_self_listing_index_stops(big_crawls):
     crawl = big_crawls.second
     records = crawl.records_of(crawl.server.url + "/post-sitemap4.xml")
-    assert [r[2]["WARC-Truncated"] for r in records] == ["length"]
-    assert STEPPE_SITEMAP_MAX_SIZE < records[0][3] <= STEPPE_SITEMAP_MAX_SIZE + MiB
+    assert records and all(r[2]["WARC-Truncated"] == "length" for r in records)
+    assert all(STEPPE_SITEMAP_MAX_SIZE < r[3] <= STEPPE_SITEMAP_MAX_SIZE + MiB for r in records)
     assert len(crawl.server.hits_of("/post-sitemap5.xml")) == 3
 
 
@@ -386,7 +386,7 @@ def test_sitemaps_on_private_addresses_are_refused_before_connecting(big_crawls)
                         ("http://10.0.0.1/post-sitemap.xml", "10.0.0.1 is a private address"),
                         ("http://169.254.169.254/post-sitemap6.xml", "169.254.169.254 is a link-local address"),
                         ("file:///etc/passwd", "not an http(s) URL")]:
-        assert f"Could not fetch {url}: IgnoreRequest: refused before connecting: {reason}" in crawl.stderr
+        assert f"Could not fetch {url}: refused before connecting: {reason}" in crawl.stderr
         assert not crawl.records_of(url)
     assert "etc/passwd" not in "".join(r[1] for r in crawl.records())
 
