@@ -77,6 +77,11 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
         return CaptureReading(kind, canonical, redirect_to=canonical_url(urljoin(response.url, location.strip())))
     if response.status != 200 or response.content_type not in HTML_TYPES or kind not in ("article", "other"):
         return CaptureReading(kind, canonical)
+    truncated = response.warc_headers.get("WARC-Truncated")
+    if truncated:
+        # A part of a page is no version of its article (the next whole capture would
+        # look like an edit); and the part may be as large as the crawler's limit.
+        return CaptureReading(kind, canonical, problems=[Problem.note(f"body truncated ({truncated}): not read")])
     body, problem = response.content()
     problems = [problem] if problem else []
     if response.payload is None:

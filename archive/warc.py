@@ -52,6 +52,8 @@ class HttpExchange:
     protocol: str = "HTTP/1.1"
     request_body: bytes = b""
     ip_address: str | None = None
+    # Why the body is incomplete ("length": cut at a size limit), as WARC-Truncated.
+    truncated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,9 +149,12 @@ def decode_content(payload: bytes, encoding: str | None) -> tuple[bytes, Problem
     else:
         return payload, Problem.damage(f"unknown Content-Encoding {encoding!r}")
     try:
-        data = decoder.decompress(payload)
+        # Bounded: a few KB of gzip can inflate to gigabytes (a compression bomb).
+        data = decoder.decompress(payload, MAX_LOADED_PAYLOAD)
     except zlib.error as exc:
         return b"", Problem.damage(f"corrupt {encoding} content: {exc}")
+    if decoder.unconsumed_tail:
+        return data, Problem.damage(f"{encoding} content inflates past {MAX_LOADED_PAYLOAD} bytes: read no further")
     if not decoder.eof:
         return data, Problem.damage(f"truncated {encoding} content")
     return data, None
@@ -208,6 +213,8 @@ class WarcWriter:
         }
         if exchange.ip_address:
             response_warc_headers["WARC-IP-Address"] = exchange.ip_address
+        if exchange.truncated:
+            response_warc_headers["WARC-Truncated"] = exchange.truncated
         http_headers = StatusAndHeaders(
             f"{exchange.status} {_reason(exchange.status)}",
             [(k, v) for k, v in exchange.response_headers if k.lower() not in _DROPPED_RESPONSE_HEADERS],

@@ -48,14 +48,27 @@ COOKIES_ENABLED = False  # an archive of what anyone sees, not of a session
 TELNETCONSOLE_ENABLED = False
 
 DOWNLOADER_MIDDLEWARES = {
+    # First: no request reaches a private address, nor the robots.txt middleware's fetch.
+    "crawler.middlewares.PrivateAddressGuard": 40,
+    "crawler.middlewares.RepeatGuard": 45,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.RobotsTxtRfc9309Middleware": 100,
+    "crawler.middlewares.CutConnectionReport": 540,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterMiddleware": 550,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.BoundedHttpCompressionMiddleware": 590,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.XmlReport": 580,  # below 590: sees bodies decoded
     "crawler.middlewares.LoopAwareRedirectMiddleware": 600,
     # After robots.txt (100) has refused what is not ours, before the WARC writer.
     "crawler.middlewares.PageBudgetMiddleware": 940,
     "crawler.middlewares.WarcCaptureMiddleware": 950,
+    "crawler.middlewares.BodySizeLimit": 960,
 }
+# Every host name is resolved through this: it never gives a connection a private,
+# link-local or (unless the start URL is loopback) loopback address.
+TWISTED_DNS_RESOLVER = "crawler.middlewares.GuardedResolver"
 EXTENSIONS = {
     "crawler.extensions.ArchiveIngest": 500,
     "crawler.extensions.ProgressReport": 510,
@@ -89,6 +102,33 @@ STEPPE_MAX_PAGES = 0
 # A crawl that has run this many seconds reads the listing's first page again before
 # it ends, for what was published meanwhile.
 STEPPE_RELIST_AFTER = 300.0
+# Hostile servers. A crawl of a public site never connects to a private (10/8,
+# 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16, fe80::/10) or other
+# non-public address, whether a link, a redirect, a sitemap or a DNS answer leads
+# there; loopback is open only when the start URL is itself loopback.
+# Host names opened anyway, whatever they resolve to (e.g. ["mirror.intranet"]).
+STEPPE_PRIVATE_HOSTS: list[str] = []
+# Names answered without DNS, as curl --resolve does: {"name": "address"}.
+STEPPE_RESOLVE: dict[str, str] = {}
+# Bodies are cut at these sizes (bytes) and archived truncated, with WARC-Truncated:
+# length: robots.txt (RFC 9309 asks to read at least 500 KiB), XML (sitemaps: Yoast
+# splits them at 1,000 entries, about 200 KB) and anything else (an article page
+# weighs about 200 KB). Each is parsed whole, in memory, so these bound memory. Scrapy's DOWNLOAD_MAXSIZE, which drops a response whole, is off.
+STEPPE_ROBOTS_MAX_SIZE = 500 * 1024
+STEPPE_SITEMAP_MAX_SIZE = 10 * 2**20
+STEPPE_MAX_BODY_SIZE = 8 * 2**20
+DOWNLOAD_MAXSIZE = 0
+DOWNLOAD_WARNSIZE = 0
+# A Content-Encoded body that inflates past this (bytes) is a compression bomb: it
+# is archived as sent and not read further.
+STEPPE_MAX_DECODED_SIZE = 16 * 2**20
+# A URL asked for more often than this in one crawl (retries and redirects aside) is
+# a loop, e.g. a sitemap index that lists itself; 0: no limit.
+STEPPE_MAX_FETCHES_PER_URL = 3
+# Parse depth needs no setting: libxml2, under Scrapy's selectors, trafilatura and
+# the sitemap reader, stops nesting at 256 levels (2048 with huge_tree), and the
+# sitemap reader never expands XML entities.
+
 # Seconds between progress lines on stderr; 0 turns them off.
 STEPPE_PROGRESS_INTERVAL = 0.0
 
