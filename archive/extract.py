@@ -387,7 +387,7 @@ def _json_ld_article(doc, scripts: str = "//head/script") -> dict:
     for script in doc.xpath(scripts + "[@type='application/ld+json']"):
         try:
             data = json.loads(_JSON_WRAPPER.sub("", script.text or ""))
-        except ValueError:
+        except (ValueError, RecursionError):  # malformed, or nested deeper than Python recurses
             continue
         nodes = []
         for item in data if isinstance(data, list) else [data]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import time
 from collections import deque
@@ -10,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from scrapy import signals
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
@@ -48,6 +49,7 @@ class ArchiveIngest:
         self.pending = 0
         self.ready: deque[tuple[Future, str]] = deque()  # appended to by worker threads
         self.drained: Deferred | None = None
+        self.database_error: str | None = None
         self.task = LoopingCall(self.store_ready)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -85,9 +87,12 @@ class ArchiveIngest:
         """Store what the workers have read so far, in one transaction."""
         batch = [self.ready.popleft() for _ in range(len(self.ready))]
         if batch:
-            with self.store.transaction():
-                for future, url in batch:
-                    self._store_one(future, url)
+            try:
+                with self.store.transaction():
+                    for future, url in batch:
+                        self._store_one(future, url)
+            except sqlite3.OperationalError as exc:  # the database itself: a full disk, a lost file
+                self._database_failed(exc)
             self.pending -= len(batch)
         if self.drained is not None and self.pending == 0:
             self.drained, drained = None, self.drained
@@ -98,6 +103,8 @@ class ArchiveIngest:
         try:
             response, reading = future.result()
             result = store_capture(self.store, response, reading)
+        except sqlite3.OperationalError:
+            raise
         except Exception as exc:
             # The record is safe in its WARC file; a rebuild will read it again.
             stats.inc_value("steppe/ingest_errors")
@@ -109,6 +116,16 @@ class ArchiveIngest:
         for problem in result.problems:
             logger.warning("%s: %s", url, problem)
 
+    def _database_failed(self, exc: Exception) -> None:
+        """Stop the crawl, once: what it fetches now would reach the WARC files only.
+        Its run stays ``running``, so that the next crawl's recovery ingests them."""
+        if self.database_error is None:
+            self.database_error = f"{self.db_path} could not be written ({exc})"
+            self.crawler.spider.failures.append((str(self.db_path), f"not written ({exc}); crawl stopped"))
+            self.crawler.spider.logger.error("%s: crawl stopped; the WARC files hold every record fetched, and the"
+                                             " next crawl adds them to the database", self.database_error)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_error"))
+
     async def spider_closed(self, spider, reason):
         """Wait for the records still being read, then close the crawl's row."""
         self.drained = Deferred()
@@ -118,10 +135,13 @@ class ArchiveIngest:
         self._finish(spider, reason)
 
     def _finish(self, spider, reason):
-        self.task.stop()
+        if self.task.running:
+            self.task.stop()
         self.readers.close()
         stats = self.crawler.stats
-        if reason in ("finished", "closespider_pagecount"):  # --max-pages bounds a run on purpose
+        if self.database_error:
+            status = "failed"
+        elif reason in ("finished", "closespider_pagecount"):  # --max-pages bounds a run on purpose
             # A crawl that never read its start page did not crawl anything.
             status = "finished" if stats.get_value("steppe/listing_pages") else "failed"
         elif reason == "shutdown":
@@ -129,6 +149,16 @@ class ArchiveIngest:
         else:
             status = "failed"
         stats.set_value("steppe/status", status)
+        try:
+            self._close_run(spider, status)
+        except sqlite3.OperationalError as exc:
+            self._database_failed(exc)  # the run stays ``running``: the next crawl recovers it
+            stats.set_value("steppe/status", "failed")
+        finally:
+            self.store.close()
+
+    def _close_run(self, spider, status: str) -> None:
+        stats = self.crawler.stats
         # Every record of the run is in the database now: what it owed and fetched is paid.
         Frontier(self.store, spider.profile.section_url, spider.crawl_id).drop_archived()
         counts = self.store.crawl_counts(spider.crawl_id)
@@ -141,7 +171,6 @@ class ArchiveIngest:
             **counts,
             errors=stats.get_value("steppe/errors", 0) + stats.get_value("steppe/ingest_errors", 0),
         )
-        self.store.close()
 
 
 class ProgressReport:

@@ -21,12 +21,16 @@ that is at most one page behind its WARC files, and a page fetched again is harm
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from warcio.timeutils import datetime_to_iso_date
 
 from archive.store import Store
+
+log = logging.getLogger(__name__)
 
 # Longest backoff across runs: a URL that keeps failing is still tried every 32nd run.
 MAX_WAIT_RUNS = 31
@@ -75,12 +79,22 @@ class Frontier:
         self.db = store.db
         self.section = section
         self.crawl_id = crawl_id
+        self.unwritable = False
 
     def _write(self, sql: str, params: list, many: bool = False) -> None:
         """One statement (``many``: one per tuple of ``params``), committed at once: the
-        crawl's ingest writes through another connection, which must not wait on this one."""
-        with self.db.conn:
-            (self.db.conn.executemany if many else self.db.conn.execute)(sql, params)
+        crawl's ingest writes through another connection, which must not wait on this one.
+
+        A database that cannot be written (a full disk) is said once; the crawl's ingest
+        meets it too and stops the crawl, and the walk left unfinished makes the next run
+        look again for what this one could not note."""
+        try:
+            with self.db.conn:
+                (self.db.conn.executemany if many else self.db.conn.execute)(sql, params)
+        except sqlite3.OperationalError as exc:
+            if not self.unwritable:
+                log.error("%s: the frontier could not be written (%s)", self.section, exc)
+            self.unwritable = True
 
     def _urls(self, where: str, params: list) -> set[str]:
         return {url for (url,) in self.db.execute(f"select url from frontier where section = ? and {where}",
@@ -92,11 +106,12 @@ class Frontier:
         """Start a listing walk. Returns the time articles must be known from for the
         walk to stop at them (this run's start, or the start of an unfinished walk),
         and the listing pages where an unfinished walk would have gone on."""
+        now = now_stamp()
         self._write("insert or ignore into frontier (section, url, kind, state, discovered, crawl_id)"
-                    " values (?, ?, 'walk', 'owed', ?, ?)", [self.section, self.section, now_stamp(), self.crawl_id])
+                    " values (?, ?, 'walk', 'owed', ?, ?)", [self.section, self.section, now, self.crawl_id])
         began = self.db.execute("select discovered from frontier where section = ? and url = ?",
-                                [self.section, self.section]).fetchone()[0]
-        return began, self._urls("kind = 'resume'", [])
+                                [self.section, self.section]).fetchone()
+        return began[0] if began else now, self._urls("kind = 'resume'", [])
 
     def walk_goes_on(self, pages: list[str]) -> None:
         """The walk is about to read these listing pages: where a next run resumes it."""

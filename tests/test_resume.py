@@ -4,8 +4,10 @@ Every test ends by comparing the archive with the site, not only with its own WA
 """
 
 import dataclasses
+import resource
 import signal
 import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -87,7 +89,7 @@ def test_a_stopped_crawl_is_completed_by_the_next_one(tmp_path, point, sig):
         assert stopped.poll() is None, "the crawl ended before the point"
         stopped.send_signal(sig)
         stopped.communicate(timeout=60)
-        server._stalls.clear()
+        server.clear_stalls()
         server.clear_requests()
         clean = crawl(server, data_dir)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -229,3 +231,26 @@ def test_a_listing_page_that_failed_a_first_crawl_is_read_by_the_next(tmp_path):
         assert "elsewhere" not in status(data_dir)  # a walk cut short proves nothing
         assert crawl(server, data_dir).returncode == 0
     assert {server.url + path for path in readable(site)} <= stored_urls(data_dir)
+
+
+def test_a_database_the_disk_cannot_take_stops_the_crawl_and_the_next_run_completes(tmp_path):
+    site = DemoSite.build(n_articles=40, seed=31)
+    data_dir = tmp_path / "data"
+    with serve_site(site, hang_seconds=0.5) as server:
+        assert crawl(server, data_dir).returncode == 0
+        server.site = site.next_epoch(new=6, edit=2, rename=0, remove=0)
+
+        def full_disk():  # every file of the crawl stops growing past 60 kB: the database first
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+        full = subprocess.run([sys.executable, "-m", "crawler.cli", "crawl", "--start-url", server.section_url,
+                               "--data-dir", str(data_dir), *RECRAWL_OPTIONS], capture_output=True, text=True,
+                              preexec_fn=full_disk, timeout=300)
+        assert full.returncode == 1, full.stdout + full.stderr
+        assert "Traceback" not in full.stderr
+        assert f"{data_dir / 'archive.db'}: not written (disk I/O error); crawl stopped" in full.stdout
+        assert crawl(server, data_dir).returncode == 0
+    assert {server.url + path for path in readable(server.site)} <= stored_urls(data_dir)
+    assert not list((data_dir / "warcs").glob("*.open"))
+    assert_warc_files_valid(data_dir)

@@ -225,6 +225,9 @@ class DemoServer:
         can be caught at a known point."""
         self._stalls[path] = seconds
 
+    def clear_stalls(self) -> None:
+        self._stalls.clear()
+
     # ---- routing
     def respond(self, method: str, raw_path: str, headers) -> _Response:
         site = self.site          # one state per request, even if swapped meanwhile

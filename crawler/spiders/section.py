@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urljoin, urlsplit
@@ -150,7 +151,13 @@ class SectionSpider(scrapy.Spider):
             self.store.close()
 
     async def start(self):
-        due = self._open_archive()
+        try:
+            due = self._open_archive()
+        except sqlite3.OperationalError as exc:  # a full disk, a damaged file: nothing to crawl into
+            _, db_path = archive_paths(self.crawler.settings)
+            self.failures.append((str(db_path), f"cannot be written ({exc}); not crawling"))
+            self.logger.error("%s cannot be written (%s); not crawling", db_path, exc)
+            return
         if not self.crawler.settings.getbool("ROBOTSTXT_OBEY"):
             # Scrapy reads no robots.txt then: read it for its Sitemap lines.
             yield self._request(self.profile.robots_url, self.parse_robots, meta={"handle_httpstatus_all": True})
