@@ -99,7 +99,7 @@ _REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 404: "Not Found",
 class Fault:
     slug: str
     group: str  # which crawl of tests/test_faults.py meets it
-    what: str  # one line, for the table in docs/faults-network.md
+    what: str  # one line, for the table in the README ("What steppe survives")
     serve: Callable[[Conn], None]
 
     @property
