@@ -88,7 +88,8 @@ SCHEMA: dict[str, Table] = {
         unique=[("url",)],
         # Indexes that answer the table's facets, filters and sorts (the month facet
         # among them) without the rows: a row holds the article's whole text.
-        indexes=[("published",), ("section", "status", "published"), ("title",), ("version_count",)],
+        indexes=[("published",), ("section", "status", "published"), ("status", "section", "published"),
+                 ("title",), ("version_count",)],
         sql_indexes={"idx_articles_published_month": "substr(published, 1, 7)",
                      "idx_articles_published_desc_id": "published desc, id"},  # newest first, page by page
         fts=("title", "authors", "text"),
@@ -137,7 +138,9 @@ SCHEMA: dict[str, Table] = {
         foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
         unique=[("record_id",)],
         indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at"), ("url", "payload_digest"),
-                 ("kind",), ("status",), ("content_type",)],  # the last three: the table's facets
+                 # The table's facets, on the whole table or on a selection by one of them:
+                 ("kind", "status", "content_type"), ("status", "kind", "content_type"),
+                 ("content_type", "kind", "status")],
         sql_indexes={"idx_captures_fetched_at_desc_id": "fetched_at desc, id"},  # newest first, page by page
     ),
     "article_versions": Table(

@@ -29,6 +29,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from rebuild import measure  # bench/rebuild.py, beside this file
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "steppe-bench-serve"
 SEARCH_WORD = "water"
@@ -45,8 +47,12 @@ def build(data_dir: Path, articles: int, jobs: int) -> None:
         subprocess.run([sys.executable, str(HERE / "rebuild.py"), "--write", str(warcs), "--articles", str(articles)],
                        check=True, stdout=subprocess.DEVNULL)
     print(f"steppe rebuild into {data_dir / 'archive.db'} (--jobs {jobs})", flush=True)
-    subprocess.run([sys.executable, "-m", "crawler.cli", "rebuild", str(warcs), "--db", str(data_dir / "archive.db"),
-                    "--jobs", str(jobs)], check=True, stdout=subprocess.DEVNULL)
+    load = os.getloadavg()
+    seconds, peak_mib, _ = measure([sys.executable, "-m", "crawler.cli", "rebuild", str(warcs),
+                                    "--db", str(data_dir / "archive.db"), "--jobs", str(jobs)])
+    records = sqlite3.connect(data_dir / "archive.db").execute("select count(*) from captures").fetchone()[0]
+    print(f"rebuilt {records} records in {seconds:.0f} s: {records / seconds:.1f} records/s, peak {peak_mib:.0f} MiB"
+          f" (process tree); load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}", flush=True)
     done.touch()
 
 
