@@ -50,6 +50,9 @@ _ARTICLE_FIELDS = {
     "text_hash": (str, "SHA-256 of the normalised text: the identity of a version"),
 }
 
+# articles column holding a JSON list → (table of its items, that table's item column)
+ARTICLE_LISTS = {"authors": ("article_authors", "author"), "tags": ("article_tags", "tag")}
+
 # Tables in creation order: a table comes after those its foreign keys name.
 SCHEMA: dict[str, Table] = {
     "crawls": Table(
@@ -97,20 +100,11 @@ SCHEMA: dict[str, Table] = {
     # The JSON lists of articles.authors and articles.tags, one row per item, kept in
     # step by Store._save_article_lists: counting and filtering by author or tag through
     # json_each would read every article.
-    "article_authors": Table(
-        "Each author of each article (articles.authors, one row per name)",
-        {"article_id": (int, "The article"), "author": (str, "One of its authors")},
-        pk=("article_id", "author"),
-        foreign_keys=[("article_id", "articles", "id")],
-        indexes=[("author", "article_id")],
-    ),
-    "article_tags": Table(
-        "Each tag of each article (articles.tags, one row per tag)",
-        {"article_id": (int, "The article"), "tag": (str, "One of its tags")},
-        pk=("article_id", "tag"),
-        foreign_keys=[("article_id", "articles", "id")],
-        indexes=[("tag", "article_id")],
-    ),
+    **{table: Table(f"Each {item} of each article (articles.{column}, one row per {item})",
+                    {"article_id": (int, "The article"), item: (str, f"One of its {column}")},
+                    pk=("article_id", item), foreign_keys=[("article_id", "articles", "id")],
+                    indexes=[(item, "article_id")])
+       for column, (table, item) in ARTICLE_LISTS.items()},
     "captures": Table(
         "Every fetch archived: one row per WARC response record",
         {
@@ -170,8 +164,6 @@ SCHEMA: dict[str, Table] = {
     ),
 }
 
-# articles column → (table of its items, that table's item column)
-ARTICLE_LISTS = {"authors": ("article_authors", "author"), "tags": ("article_tags", "tag")}
 
 
 class Store:
