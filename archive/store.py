@@ -91,7 +91,7 @@ SCHEMA: dict[str, Table] = {
         unique=[("url",)],
         # Indexes that answer the table's facets, filters and sorts (the month facet
         # among them) without the rows: a row holds the article's whole text.
-        indexes=[("published",), ("section", "status", "published"), ("status", "section", "published"),
+        indexes=[("published",), ("section", "published", "status"), ("status", "published", "section"),
                  ("title",), ("version_count",)],
         sql_indexes={"idx_articles_published_month": "substr(published, 1, 7)",
                      "idx_articles_published_desc_id": "published desc, id"},  # newest first, page by page
@@ -132,9 +132,10 @@ SCHEMA: dict[str, Table] = {
         foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
         unique=[("record_id",)],
         indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at"), ("url", "payload_digest"),
-                 # The table's facets, on the whole table or on a selection by one of them:
-                 ("kind", "status", "content_type"), ("status", "kind", "content_type"),
-                 ("content_type", "kind", "status")],
+                 # The table's facets, on the whole table or on a selection by one of them,
+                 # newest first within the selection.
+                 ("kind", "fetched_at", "status", "content_type"), ("status", "fetched_at", "kind", "content_type"),
+                 ("content_type", "fetched_at", "kind", "status")],
         sql_indexes={"idx_captures_fetched_at_desc_id": "fetched_at desc, id"},  # newest first, page by page
     ),
     "article_versions": Table(

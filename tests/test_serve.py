@@ -256,6 +256,15 @@ def test_steppe_serve_answers_over_http(crawl):
         process.wait(timeout=20)
 
 
+def test_an_archive_from_before_the_author_and_tag_tables_gets_them_when_served(crawl, client, tmp_path):
+    shutil.copy(crawl.data_dir / "archive.db", tmp_path / "archive.db")
+    old = sqlite3.connect(tmp_path / "archive.db")
+    old.executescript("drop table article_authors; drop table article_tags;")
+    old.close()
+    facets = "/archive/articles.json?_facet_size=max"
+    assert Client(tmp_path).get(facets).json()["facet_results"] == client.get(facets).json()["facet_results"]
+
+
 def test_steppe_serve_without_an_archive_is_a_usage_error(tmp_path):
     result = steppe("serve", "--data-dir", str(tmp_path))
     assert result.returncode == 2
