@@ -166,7 +166,6 @@ SCHEMA: dict[str, Table] = {
 }
 
 
-
 class Store:
     """An archive database. Open it with ``Store(path)``; it migrates itself."""
 
