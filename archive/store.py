@@ -35,6 +35,8 @@ class Table:
     foreign_keys: list[tuple[str, str, str]] = field(default_factory=list)
     unique: list[tuple[str, ...]] = field(default_factory=list)
     indexes: list[tuple[str, ...]] = field(default_factory=list)
+    # index name → its terms as SQL, for what a column tuple cannot say: expressions, desc
+    sql_indexes: dict[str, str] = field(default_factory=dict)
     fts: tuple[str, ...] = ()
 
 
@@ -53,6 +55,9 @@ _ARTICLE_FIELDS = {
     "word_count": (int, "Words in the text"),
     "text_hash": (str, "SHA-256 of the normalised text: the identity of a version"),
 }
+
+# articles column holding a JSON list → (table of its items, that table's item column)
+ARTICLE_LISTS = {"authors": ("article_authors", "author"), "tags": ("article_tags", "tag")}
 
 # Tables in creation order: a table comes after those its foreign keys name.
 SCHEMA: dict[str, Table] = {
@@ -90,9 +95,22 @@ SCHEMA: dict[str, Table] = {
             "gone_since": (str, "When the site was first seen not serving it any more (UTC)"),
         },
         unique=[("url",)],
-        indexes=[("published",), ("section",)],
+        # Indexes that answer the table's facets, filters and sorts (the month facet
+        # among them) without the rows: a row holds the article's whole text.
+        indexes=[("published",), ("section", "published", "status"), ("status", "published", "section"),
+                 ("title",), ("version_count",)],
+        sql_indexes={"idx_articles_published_month": "substr(published, 1, 7)",
+                     "idx_articles_published_desc_id": "published desc, id"},  # newest first, page by page
         fts=("title", "authors", "text"),
     ),
+    # The JSON lists of articles.authors and articles.tags, one row per item, kept in
+    # step by Store._save_article_lists: counting and filtering by author or tag through
+    # json_each would read every article.
+    **{table: Table(f"Each {item} of each article (articles.{column}, one row per {item})",
+                    {"article_id": (int, "The article"), item: (str, f"One of its {column}")},
+                    pk=("article_id", item), foreign_keys=[("article_id", "articles", "id")],
+                    indexes=[(item, "article_id")])
+       for column, (table, item) in ARTICLE_LISTS.items()},
     "captures": Table(
         "Every fetch archived: one row per WARC response record",
         {
@@ -119,7 +137,12 @@ SCHEMA: dict[str, Table] = {
         },
         foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
         unique=[("record_id",)],
-        indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at"), ("url", "payload_digest")],
+        indexes=[("canonical_url",), ("crawl_id",), ("article_id", "fetched_at"), ("url", "payload_digest"),
+                 # The table's facets, on the whole table or on a selection by one of them,
+                 # newest first within the selection.
+                 ("kind", "fetched_at", "status", "content_type"), ("status", "fetched_at", "kind", "content_type"),
+                 ("content_type", "fetched_at", "kind", "status")],
+        sql_indexes={"idx_captures_fetched_at_desc_id": "fetched_at desc, id"},  # newest first, page by page
     ),
     "article_versions": Table(
         "One row per distinct text of an article",
@@ -133,6 +156,7 @@ SCHEMA: dict[str, Table] = {
         },
         foreign_keys=[("article_id", "articles", "id"), ("capture_id", "captures", "id")],
         unique=[("article_id", "text_hash")],
+        sql_indexes={"idx_article_versions_first_seen_desc_id": "first_seen desc, id"},  # newest first
     ),
     "aliases": Table(
         "Former URLs of articles: a URL that redirected (301/308) to the article",
@@ -196,10 +220,12 @@ class Store:
         """Create what is missing; add columns and indexes the schema gained. Idempotent."""
         db = self.db
         with db.conn:
+            created = set()
             for name, table in SCHEMA.items():
                 columns = {col: kind for col, (kind, _) in table.columns.items()}
                 if not db[name].exists():
                     db[name].create(columns, pk=table.pk, foreign_keys=table.foreign_keys)
+                    created.add(name)
                 else:
                     present = {c.name for c in db[name].columns}
                     for col, kind in columns.items():
@@ -209,6 +235,10 @@ class Store:
                     db[name].create_index(cols, unique=True, if_not_exists=True)
                 for cols in table.indexes:
                     db[name].create_index(cols, if_not_exists=True)
+                for index, terms in table.sql_indexes.items():
+                    db.execute(f"create index if not exists [{index}] on [{name}] ({terms})")
+            if created & {table for table, _ in ARTICLE_LISTS.values()}:
+                self._save_article_lists()  # an archive older than these tables
             for name, table in SCHEMA.items():
                 if table.fts and not db[f"{name}_fts"].exists():
                     db[name].enable_fts(table.fts, create_triggers=True, tokenize="porter")
@@ -406,7 +436,20 @@ class Store:
         self._update("captures", capture_id, {"article_id": article_id})
         self._link_gone_captures(article_id, fields["url"])
         self._refresh_article_history(article_id)
+        self._save_article_lists(article_id)
         return article_id, existing is None, version_new
+
+    def _save_article_lists(self, article_id: int | None = None) -> None:
+        """article_authors and article_tags from the article's JSON lists (every
+        article's, without an id)."""
+        where, params = ("where articles.id = ?", [article_id]) if article_id is not None else ("", [])
+        for column, (table, item) in ARTICLE_LISTS.items():
+            self.db.execute(f"delete from [{table}] {where.replace('articles.id', 'article_id')}", params)
+            # json_valid first: a value that is not JSON has no items, rather than failing.
+            self.db.execute(
+                f"insert or ignore into [{table}] (article_id, [{item}]) select articles.id, items.value"
+                f" from articles join json_each(case when json_valid(articles.[{column}])"
+                f" then articles.[{column}] end) as items {where}", params)
 
     def _save_version(self, article_id: int, fields: dict, seen_at: str, capture_id: int) -> bool:
         row = self.db.execute(
@@ -498,8 +541,11 @@ class Store:
             update.update({k: v for k, v in former.items() if k in _ARTICLE_FIELDS}, last_seen=former["last_seen"])
         self._update("articles", current["id"], update)
         # Everything the former row held now lives in the article's row.
+        for table, _ in ARTICLE_LISTS.values():
+            self.db.execute(f"delete from [{table}] where article_id = ?", [former["id"]])
         self.db.execute("delete from articles where id = ?", [former["id"]])
         self._refresh_article_history(current["id"])
+        self._save_article_lists(current["id"])
 
     def save_gone_capture(self, url: str, capture_id: int) -> int | None:
         """A 404/410 where an article was: the article is marked, never removed."""

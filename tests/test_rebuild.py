@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.store import ARTICLE_LISTS
 from archive.warc import OPEN_SUFFIX
 from crawler.demo_site import DemoSite, serve_site
 
@@ -30,6 +31,9 @@ STABLE = {
     "captures": "select c.record_id, crawl_id, c.url, canonical_url, fetched_at, c.status, content_type, kind, a.url,"
                 " c.text_hash, warc_filename, warc_offset, warc_length, payload_digest, problems, redirect_to,"
                 " refers_to, etag, last_modified from captures c left join articles a on a.id = c.article_id order by 1",
+    # Kept in step with articles.authors and articles.tags by the ingest path.
+    **{table: f"select a.url, t.[{item}] from [{table}] t join articles a on a.id = t.article_id order by 1, 2"
+       for table, item in ARTICLE_LISTS.values()},
 }
 
 
@@ -57,6 +61,10 @@ def test_a_rebuild_gives_the_live_database(live, tmp_path):
     assert {"robots", "listing", "article", "sitemap"} <= kinds
     assert any(row[16] for row in got["captures"])  # revisit records were resolved and ingested
     assert any(row[18] == "gone" for row in got["articles"]) and got["aliases"]
+    db = sqlite3.connect(tmp_path / "rebuilt.db")
+    for column, (table, _) in ARTICLE_LISTS.items():
+        assert got[table] == db.execute(f"select distinct a.url, j.value from articles a, json_each(a.{column}) j"
+                                        " order by 1, 2").fetchall() != []
 
 
 def test_a_rebuild_does_not_depend_on_file_order_and_adds_nothing_twice(live, tmp_path):

@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import Counter
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -157,6 +158,35 @@ def test_articles_table_newest_first_with_facets_and_search(client, crawl):
     assert 0 < len(searched) < len(data["rows"])
 
 
+def test_facets_count_what_datasette_would_on_every_selection(client, crawl):
+    """The facets read article_authors/article_tags and indexes (archive.serve.facets);
+    their counts are those of the rows each page selects, as Datasette's own
+    json_each facet counts them."""
+    tag, author = crawl.db.execute("select (select tag from article_tags limit 1),"
+                                   " (select author from article_authors limit 1)").fetchone()
+    month = crawl.db.execute("select substr(published, 1, 7) from articles order by published limit 1").fetchone()[0]
+    for selection in ["", f"tags__arraycontains={tag}", f"authors__arraycontains={author}",
+                      f"published__startswith={month}", f"published__startswith={month[:4]}", "status=live",
+                      "_search=Kazakhstan", f"_search=Kazakhstan&tags__arraycontains={tag}"]:
+        rows = client.rows(f"/archive/articles?{selection}&_nofacet=1")
+        assert rows, selection
+        expected = {"section": Counter(row["section"] for row in rows if row["section"] is not None),
+                    "status": Counter(row["status"] for row in rows if row["status"] is not None),
+                    "authors": Counter(a for row in rows for a in set(json.loads(row["authors"]))),
+                    "tags": Counter(t for row in rows for t in set(json.loads(row["tags"]))),
+                    "published": Counter(row["published"][:7] for row in rows if row["published"])}
+        facets = client.get(f"/archive/articles.json?{selection}&_facet_size=max").json()["facet_results"]
+        for name, counts in expected.items():
+            got = facets[name]["results"]
+            assert {v["value"]: v["count"] for v in got} == counts, (selection, name)
+            order = (lambda v: v["value"]) if name == "published" else (lambda v: (-v["count"], v["value"]))
+            assert got == sorted(got, key=order, reverse=name == "published"), (selection, name)
+    chosen = client.get(f"/archive/articles.json?tags__arraycontains={tag}&_facet_size=max").json()
+    [selected] = [v for v in chosen["facet_results"]["tags"]["results"] if v["value"] == tag]
+    assert selected["selected"] and f"tags__arraycontains={tag}" not in selected["toggle_url"]
+    assert "timed out" not in client.get(f"/archive/articles?tags__arraycontains={tag}").text
+
+
 def test_long_text_truncated_in_tables_whole_on_row_page(client, crawl):
     article_id, text = crawl.db.execute("select id, text from articles order by length(text) desc").fetchone()
     escaped = str(markupsafe.escape(text))
@@ -225,6 +255,15 @@ def test_steppe_serve_answers_over_http(crawl):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_an_archive_from_before_the_author_and_tag_tables_gets_them_when_served(crawl, client, tmp_path):
+    shutil.copy(crawl.data_dir / "archive.db", tmp_path / "archive.db")
+    old = sqlite3.connect(tmp_path / "archive.db")
+    old.executescript("drop table article_authors; drop table article_tags;")
+    old.close()
+    facets = "/archive/articles.json?_facet_size=max"
+    assert Client(tmp_path).get(facets).json()["facet_results"] == client.get(facets).json()["facet_results"]
 
 
 def test_steppe_serve_without_an_archive_is_a_usage_error(tmp_path):

@@ -7,7 +7,7 @@ import sqlite_utils
 
 from archive.ingest import ingest_response
 from archive.layouts import GENERIC
-from archive.store import SCHEMA, SCHEMA_VERSION, Store
+from archive.store import ARTICLE_LISTS, SCHEMA, SCHEMA_VERSION, Store
 
 from conftest import html_exchange, minutes_ago
 
@@ -135,3 +135,44 @@ def test_full_text_search_follows_the_latest_text(tmp_path, write_warc):
     assert store.db.execute("select version_count from articles").fetchone()[0] == 2
     trigger = store.db.execute("select sql from sqlite_master where name = 'articles_au'").fetchone()[0]
     assert 'UPDATE OF "title", "authors", "text"' in trigger
+
+
+def _lists(db, derived: bool) -> dict[str, list]:
+    """Authors and tags per article URL: from article_authors/article_tags, or from the
+    JSON lists in articles (``derived``: what they must equal)."""
+    return {column: db.execute(
+        f"select distinct a.url, j.value from articles a, json_each(a.{column}) j order by 1, 2" if derived else
+        f"select a.url, t.[{item}] from [{table}] t join articles a on a.id = t.article_id order by 1, 2").fetchall()
+        for column, (table, item) in ARTICLE_LISTS.items()}
+
+
+def test_author_and_tag_tables_follow_the_articles_through_edits_and_merges(tmp_path):
+    store = Store(tmp_path / "a.db")
+    a, b = "http://127.0.0.1:9/2021/09/14/a/", "http://127.0.0.1:9/2021/09/14/b/"
+
+    def capture(url, at, authors, tags, text="text"):
+        capture_id = store.insert_capture({"record_id": f"<urn:{url}{at}>", "url": url, "canonical_url": url,
+                                           "fetched_at": at, "status": 200, "kind": "article"})
+        store.save_article_capture({"url": url, "title": url, "authors": authors, "tags": tags, "text": text,
+                                    "text_hash": text}, at, capture_id)
+        assert _lists(store.db, derived=False) == _lists(store.db, derived=True)
+        return _lists(store.db, derived=False)
+
+    assert capture(a, "2021-09-14T10:00", ["Aida"], ["Water", "Energy", "Water"]) == {
+        "authors": [(a, "Aida")], "tags": [(a, "Energy"), (a, "Water")]}
+    assert capture(a, "2021-09-15T10:00", ["Aida", "Bolat"], ["Energy"], "edited")["tags"] == [(a, "Energy")]
+    assert capture(a, "2021-09-13T10:00", [], ["Older"])["tags"] == [(a, "Energy")]  # an older capture: no change
+    assert capture(b, "2021-09-16T10:00", ["Chingiz"], ["Rail"])["tags"] == [(a, "Energy"), (b, "Rail")]
+    # b was a's former URL: one article, with the lists of its latest capture (b's).
+    redirect = store.insert_capture({"record_id": "<urn:redirect>", "url": b, "canonical_url": b,
+                                     "fetched_at": "2021-09-17T10:00", "status": 301, "kind": "article"})
+    store.save_alias(b, a, "2021-09-17T10:00", redirect)
+    assert _lists(store.db, derived=False) == _lists(store.db, derived=True) == {
+        "authors": [(a, "Chingiz")], "tags": [(a, "Rail")]}
+
+    # An archive from before these tables gets them filled when opened.
+    for table, _ in ARTICLE_LISTS.values():
+        store.db.execute(f"drop table [{table}]")
+    store.close()
+    reopened = Store(tmp_path / "a.db")
+    assert _lists(reopened.db, derived=False) == {"authors": [(a, "Chingiz")], "tags": [(a, "Rail")]}

@@ -8,10 +8,14 @@ while the archive is browsed. No write plugin is loaded and no canned query writ
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from datasette.app import Datasette
 from datasette.plugins import pm
+
+from archive.store import SCHEMA, Store
 
 from . import plugin
 from .metadata import SETTINGS, build_metadata
@@ -28,10 +32,22 @@ def datasette_for(data_dir: str | Path) -> Datasette:
     db_path = data_dir / "archive.db"
     if not db_path.is_file():
         raise FileNotFoundError(f"no archive database at {db_path}: crawl first (steppe crawl or steppe demo)")
+    _migrate(db_path)
     if not pm.is_registered(plugin):
         pm.register(plugin, name="steppe")
+        # Our plugin registers Datasette's facets itself, with a faster array facet.
+        pm.set_blocked("datasette.facets")
     return Datasette([str(db_path)], metadata=build_metadata(db_path.stem, str(data_dir / "warcs")),
                      settings={**SETTINGS, "sql_time_limit_ms": SQL_TIME_LIMIT_MS})
+
+
+def _migrate(db_path: Path) -> None:
+    """An archive from an older steppe gains the tables the pages read (archive.store
+    migrates additively); one that has them is not written to."""
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+        present = {name for (name,) in db.execute("select name from sqlite_master where type = 'table'")}
+    if not set(SCHEMA) <= present:
+        Store(db_path).close()
 
 
 def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:

@@ -1,4 +1,5 @@
-"""steppe's Datasette plugin: archived-page routes, links to them in cells, a month facet.
+"""steppe's Datasette plugin: archived-page routes, links to them in cells, the facets
+and filters that keep the articles table fast.
 
 Registered in code by ``archive.serve`` rather than through a package entry point, so
 that a plain ``datasette`` run on some other database never sees it.
@@ -6,11 +7,17 @@ that a plain ``datasette`` run on some other database never sees it.
 
 from __future__ import annotations
 
+import re
+
 import markupsafe
 from datasette import hookimpl
+from datasette.facets import ColumnFacet, DateFacet
+from datasette.filters import FilterArguments
+
+from archive.store import ARTICLE_LISTS
 
 from . import pages
-from .facets import MonthFacet
+from .facets import ArticleListFacet, MonthFacet
 from .metadata import PLUGIN
 
 ARCHIVED = markupsafe.Markup(' <a class="steppe-archived" href="{}" title="The page as archived">[archived]</a>')
@@ -29,7 +36,50 @@ def register_routes():
 
 @hookimpl
 def register_facet_classes():
-    return [MonthFacet]
+    # Datasette's own facets, ArticleListFacet in place of its ArrayFacet (whose
+    # plugin archive.serve.datasette_for blocks).
+    return [ColumnFacet, DateFacet, ArticleListFacet, MonthFacet]
+
+
+# The mapping lets a reader's connection read pages straight from the OS cache
+# instead of copying each into SQLite's small page cache: facets and searches over
+# tens of thousands of articles touch that many pages. Reads only; capped by SQLite.
+MMAP_BYTES = 1 << 32
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    config = datasette.plugin_config(PLUGIN)
+    if config and database == config["database"]:
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+
+
+PLAIN_PREFIX = re.compile(r"[0-9-]+")  # a date prefix, as the month facet selects: no LIKE wildcard, no case
+
+
+@hookimpl
+def filters_from_request(request, database, table, datasette):
+    """Index-driven twins of filters Datasette runs on each row: the same rows, found
+    through article_authors/article_tags and the published index. Datasette's own
+    clauses stay (and describe the filter to the reader); these only add a narrower
+    conjunct for SQLite to start from."""
+    config = datasette.plugin_config(PLUGIN)
+    if not config or database != config["database"] or table != "articles":
+        return None
+    clauses, params = [], {}
+    for column, (items, item) in ARTICLE_LISTS.items():
+        for value in request.args.getlist(f"{column}__arraycontains"):
+            name = f"steppe_{len(params)}"
+            clauses.append(f"[articles].[id] in (select article_id from [{items}] where [{item}] = :{name})")
+            params[name] = value
+    for prefix in request.args.getlist("published__startswith"):
+        if PLAIN_PREFIX.fullmatch(prefix):
+            low, high = f"steppe_{len(params)}", f"steppe_{len(params) + 1}"
+            # Every string starting with the prefix, and no other: from the prefix up
+            # to the prefix with its last character raised by one.
+            clauses.append(f"[articles].[published] >= :{low} and [articles].[published] < :{high}")
+            params.update({low: prefix, high: prefix[:-1] + chr(ord(prefix[-1]) + 1)})
+    return FilterArguments(clauses, params) if clauses else None
 
 
 @hookimpl
