@@ -163,7 +163,7 @@ def main() -> None:
             fetch(base, path)
 
         print(f"{args.articles} articles, {os.cpu_count()} cores, {args.rounds} fetches of each page")
-        print(f"load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+        print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         print(f"{'page':<40}{'p50 ms':>8}{'p95 ms':>8}{'errors':>8}")
         worst = 0.0
         for label, path in targets.items():
@@ -206,7 +206,7 @@ def main() -> None:
             print(f"{label:<40}{p50:>8.0f}{p95:>8.0f}")
         for error in errors[:10]:
             print("error:", error)
-        print(f"load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+        print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     finally:
         server.terminate()
         server.wait()
