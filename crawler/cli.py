@@ -32,6 +32,7 @@ import errno  # noqa: E402  (after the handler: a Ctrl-C during these imports is
 import logging  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
+import sqlite3  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -90,6 +91,10 @@ def _run_and_report(data_dir: Path, settings: dict, **crawl_args) -> None:
     except ArchiveNotWritable as exc:
         click.echo(f"steppe: {exc}; not crawling: choose another --data-dir, or make it writable", err=True)
         sys.exit(EXIT_FAILED)
+    except sqlite3.DatabaseError as exc:
+        db_path = data_dir / "archive.db"
+        _fail(f"{db_path} is damaged ({exc}); not crawling: the WARC files are the archive, and"
+              f" `steppe rebuild {data_dir / 'warcs'} --db {db_path}` makes it again (it sets the damaged file aside)")
     except KeyboardInterrupt:  # before the crawl began: from then on Scrapy stops it cleanly
         click.echo("steppe: interrupted (Ctrl-C) before the crawl began; nothing was archived", err=True)
         sys.exit(EXIT_FAILED)

@@ -11,6 +11,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.lock import hold
+from archive.store import Store
+from crawler.settings import archive_paths
 from crawler.site import MODERN_DIPLOMACY, SiteProfile
 from crawler.spiders.section import SectionSpider, new_crawl_id
 
@@ -62,11 +64,18 @@ def run_crawl(data_dir: Path, *, start_url: str | None = None, section: str | No
               settings: dict | None = None) -> CrawlSummary:
     """Crawl a section into ``data_dir``. Once per process: Twisted's reactor does not restart.
 
-    Raises ``archive.lock.ArchiveLocked`` when another crawl holds ``data_dir``."""
+    Raises ``archive.lock.ArchiveLocked`` when another crawl holds ``data_dir``, and
+    ``sqlite3.DatabaseError`` when its database is damaged."""
     profile = resolve_profile(start_url, section)
     hold(data_dir)  # raises ArchiveLocked while another crawl writes there
     crawl_id = new_crawl_id()
-    process = CrawlerProcess(crawl_settings(data_dir, settings))
+    scrapy_settings = crawl_settings(data_dir, settings)
+    # Opened (and migrated) here, not first inside Scrapy's signal handlers, where a
+    # damaged file would end in a log of tracebacks and a crawl with nowhere to go.
+    _, db_path = archive_paths(scrapy_settings)
+    if db_path.exists():
+        Store(db_path).close()
+    process = CrawlerProcess(scrapy_settings)
     crawler = process.create_crawler(SectionSpider)
     started = time.monotonic()
     # Scrapy sets the crawl up (importing its components) inside a Deferred, where a

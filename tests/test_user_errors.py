@@ -356,3 +356,14 @@ def test_problems_carry_their_kind_from_where_they_are_found(write_warc):
     assert [problem.kind for problem in truncated.problems][:1] == [ProblemKind.DAMAGE]
     assert [problem.kind for problem in empty.problems] == [ProblemKind.NOTE]
     assert empty.problems == ["empty body"]  # and it is still its message
+
+
+def test_a_crawl_into_a_database_that_is_not_one_stops_before_fetching(archive_copy, tmp_path):
+    db = archive_copy / "archive.db"
+    with open(db, "r+b") as fh:  # the header gone: SQLite cannot even read the schema
+        fh.write(os.urandom(4096))
+    before = sorted(p.name for p in (archive_copy / "warcs").iterdir())
+    result = steppe("crawl", "--no-delay", "--start-url", "http://127.0.0.1:9/category/central-asia/",
+                    "--data-dir", str(archive_copy))
+    fails_cleanly(result, EXIT_FAILED, f"{db} is damaged", "not crawling", "steppe rebuild")
+    assert sorted(p.name for p in (archive_copy / "warcs").iterdir()) == before
