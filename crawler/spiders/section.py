@@ -345,8 +345,8 @@ class SectionSpider(scrapy.Spider):
         which are its own. Once both the walk and the sitemaps are done, those dated
         (by their URL) after the oldest day the walk read are not in the section, the
         walk having read those days whole; for older ones the walk goes on from where
-        it stopped until it has read past their day. What is not found is given up,
-        so that it is not looked for again."""
+        it stopped until it has read past their day. What is not found is placed
+        ``elsewhere``, so that it is not looked for again."""
         if (self.sitemaps_pending or self.walking or self.walk_cut or self.walk_reached is None
                 or not self.sitemap_unknown):
             return  # a walk cut short proves nothing: what it sought stays sought
@@ -377,7 +377,6 @@ class SectionSpider(scrapy.Spider):
             self._not_in_the_listing(remaining.keys() - self.looking_for.keys())
         return bool(self.looking_for)
 
-
     # Failures ------------------------------------------------------------------------
 
     def on_error(self, failure):
@@ -392,7 +391,7 @@ class SectionSpider(scrapy.Spider):
         if failure.check(PageBudgetReached):  # not a failure: the run was bounded
             if "relist" in request.meta:
                 self._listing_answered(request.meta["relist"], cut=True)
-            return
+            return looking
         reason, transient = _failure_reason(failure)
         if "owed" in request.meta:
             self.frontier.failed(request.meta["owed"], reason, transient)
