@@ -96,8 +96,15 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
 def store_capture(store: Store, response: ArchivedResponse, reading: CaptureReading) -> IngestResult:
     """The database half of ingest: one capture row, and the article it shows.
 
-    Call it inside ``store.transaction()``; one transaction may hold many captures.
+    A capture is stored whole or not at all (a savepoint inside a caller's
+    transaction, which may hold many captures): a failure halfway must not leave a
+    capture row without its article, which would count as archived for good.
     """
+    with store.transaction():
+        return _store_capture(store, response, reading)
+
+
+def _store_capture(store: Store, response: ArchivedResponse, reading: CaptureReading) -> IngestResult:
     if store.has_capture(response.record_id):
         return IngestResult(reading.kind)
     article = reading.article
@@ -151,8 +158,7 @@ def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout
             response.refers_to, response.warc_headers.get("WARC-Refers-To-Target-URI") or response.url,
             response.payload_digest)
     reading = read_capture(_page_of(response, warc_dir, original), layout)
-    with store.transaction():
-        return store_capture(store, response, reading)
+    return store_capture(store, response, reading)
 
 
 def read_record(warc_dir: str | os.PathLike, location: RecordLocation, layout: PageLayout,

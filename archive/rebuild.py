@@ -142,7 +142,7 @@ class Rebuild:
 
     def _ingest(self, records: Iterator[_Record]) -> None:
         pending: deque = deque()
-        try:
+        with self.store.transaction():
             for record in records:
                 self.report.records += 1
                 if self.store.has_capture(record.record_id):
@@ -156,8 +156,6 @@ class Rebuild:
                     self._store(*pending.popleft())
             while pending:
                 self._store(*pending.popleft())
-        finally:
-            self.store.db.conn.commit()
 
     def _store(self, record: _Record, future) -> None:
         try:
@@ -169,7 +167,7 @@ class Rebuild:
         if result.capture_id is not None:
             self.report.ingested += 1
             if self.report.ingested % COMMIT_EVERY == 0:
-                self.store.db.conn.commit()
+                self.store.commit_and_go_on()
         if crawl_id := response.warcinfo.get("crawl-id"):
             self.report.crawls.add(crawl_id)
         for problem in reading.problems:

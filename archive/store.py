@@ -273,20 +273,25 @@ class Store:
         try:
             yield self
         finally:
-            self.db.conn.commit()
             for name in self._fts_tables():
                 self.db[name].rebuild_fts()
             for _, sql in triggers:
                 self.db.execute(sql)
-            self.db.conn.commit()
 
     def _fts_tables(self) -> list[str]:
         return [name for name, table in SCHEMA.items() if table.fts]
 
     @contextmanager
     def transaction(self):
-        with self.db.conn:
+        """Writes that land together or not at all; nested, a savepoint. sqlite-utils
+        commits each statement run outside one, so a batch needs this to be a batch."""
+        with self.db.atomic():
             yield self.db
+
+    def commit_and_go_on(self) -> None:
+        """Inside ``transaction()``: make what it wrote so far durable, and go on in a new one."""
+        self.db.conn.execute("COMMIT")
+        self.db.conn.execute("BEGIN")
 
     def close(self) -> None:
         self.db.close()

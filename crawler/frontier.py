@@ -89,7 +89,7 @@ class Frontier:
         meets it too and stops the crawl, and the walk left unfinished makes the next run
         look again for what this one could not note."""
         try:
-            with self.db.conn:
+            with self.db.atomic():
                 (self.db.conn.executemany if many else self.db.conn.execute)(sql, params)
         except sqlite3.OperationalError as exc:
             if not self.unwritable:

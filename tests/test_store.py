@@ -5,7 +5,7 @@ import sqlite3
 
 import sqlite_utils
 
-from archive.ingest import ingest_response
+from archive.ingest import ingest_response, read_capture, store_capture
 from archive.layouts import GENERIC
 from archive.store import ARTICLE_LISTS, SCHEMA, SCHEMA_VERSION, Store
 
@@ -176,3 +176,38 @@ def test_author_and_tag_tables_follow_the_articles_through_edits_and_merges(tmp_
     store.close()
     reopened = Store(tmp_path / "a.db")
     assert _lists(reopened.db, derived=False) == {"authors": [(a, "Chingiz")], "tags": [(a, "Rail")]}
+
+
+def test_a_capture_is_stored_whole_or_not_at_all_and_a_batch_is_one_transaction(tmp_path, write_warc):
+    """A capture row without its article would count as archived for good: the
+    frontier would never fetch that article again (a kill -9 between two statements
+    left exactly that while sqlite-utils committed each statement on its own)."""
+    base = "http://127.0.0.1:9/2021/09/"
+    records = write_warc([html_exchange(f"{base}{n:02d}/{slug}/", page(slug.title(), TEXT), at=minutes_ago(10 - n))
+                          for n, slug in enumerate(["first", "refused", "third"], start=1)])
+    store = Store(tmp_path / "a.db")
+    # The database refuses one article (as a full disk or a constraint would), after
+    # its capture row has been written.
+    store.db.execute("create trigger refuse before insert on articles when new.url like '%/refused/'"
+                     " begin select raise(abort, 'refused by the test'); end")
+    readings = [(r, read_capture(r, GENERIC)) for r in records]
+    failures = []
+    with store.transaction():
+        for response, reading in readings:
+            try:
+                store_capture(store, response, reading)
+            except sqlite3.IntegrityError as exc:
+                failures.append(str(exc))
+    assert failures == ["refused by the test"]
+    db = sqlite_utils.Database(tmp_path / "a.db")  # another connection: only what was committed
+    assert [url for (url,) in db.execute("select url from captures order by id")] == [base + "01/first/",
+                                                                                      base + "03/third/"]
+    assert db.execute("select count(*) from captures where article_id is null").fetchone()[0] == 0
+    assert db["articles"].count == 2
+
+    # Until the batch's transaction ends, another connection sees none of it.
+    store.db.execute("drop trigger refuse")
+    with store.transaction():
+        store_capture(store, *readings[1])
+        assert db["captures"].count == 2
+    assert db["captures"].count == 3 and db["articles"].count == 3
