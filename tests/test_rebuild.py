@@ -11,7 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
+from archive.rebuild import scan
 from archive.store import ARTICLE_LISTS
 from archive.warc import OPEN_SUFFIX
 from crawler.demo_site import DemoSite, serve_site
@@ -118,6 +120,23 @@ def test_bad_files_are_reported_skipped_and_the_rest_ingested(live, tmp_path):
     assert {r[0] for r in stable_rows(live / "archive.db")["articles"]} <= {r[0] for r in rows["articles"]}
     assert "http://127.0.0.1:9/2021/01/02/latin/" in {r[2] for r in rows["captures"]}
     assert "http://127.0.0.1:9/2021/01/01/tampered/" not in {r[2] for r in rows["captures"]}
+
+
+def test_a_file_cut_anywhere_but_between_records_is_reported(live, tmp_path):
+    """Wherever a copy stops (inside a response, a request record, a header too short
+    to parse), the rebuild says the file ends inside a record, and keeps the records before."""
+    original = sorted((live / "warcs").glob("*.warc.gz"))[0]
+    data = original.read_bytes()
+    with open(original, "rb") as fh:
+        records = ArchiveIterator(fh)
+        ends = {records.get_record_offset() + records.get_record_length() for _ in map(records.read_to_end, records)}
+    cut_file = tmp_path / "cut.warc.gz"
+    for cut in sorted({len(data) * n // 97 for n in range(3, 97)} - ends):
+        cut_file.write_bytes(data[:cut])
+        bad = []
+        whole = list(scan(cut_file, bad, lambda n: None))
+        assert [b.problem for b in bad] == ["truncated record (the file ends inside it)"], cut
+        assert all(r.location.offset + r.location.length <= cut for r in whole), cut
 
 
 # Foreign WARC files -------------------------------------------------------------------------
