@@ -18,9 +18,11 @@ from itertools import groupby
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+import cssselect
 import lxml.etree
 import lxml.html
-from lxml.cssselect import CSSSelector
+from cssselect.parser import CombinedSelector
+from lxml.cssselect import CSSSelector, LxmlHTMLTranslator
 import trafilatura
 from htmldate import find_date
 from trafilatura.metadata import extract_metadata
@@ -156,28 +158,110 @@ def _select(tree, selector: str | None) -> list:
     return _css(selector)(tree) if selector else []
 
 
+def _compounds(selector: str) -> list[tuple]:
+    """(parsed selector, combinators of its chain) for each selector of a group."""
+    out = []
+    for parsed in cssselect.parse(selector):
+        tree, combinators = parsed.parsed_tree, set()
+        while isinstance(tree, CombinedSelector):
+            combinators.add(tree.combinator)
+            tree = tree.selector
+        out.append((parsed, combinators))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _css_below(selector: str) -> lxml.etree.XPath | None:
+    """The selector as XPath from an element, finding the document's matches below it
+    without walking the rest of the document. An ancestor a match needs (``.a .b``,
+    ``.a > .b``) is below the element or one of its ancestors, so such a selector's
+    first compound is sought on both axes; a sibling a match needs (``.a + .b``) may
+    be anywhere: None."""
+    translator, paths = LxmlHTMLTranslator(), []
+    for parsed, combinators in _compounds(selector):
+        if combinators - {" ", ">"}:
+            return None
+        axes = ["ancestor-or-self::", "descendant::"] if combinators else ["descendant-or-self::"]
+        paths += [translator.selector_to_xpath(parsed, prefix=axis) for axis in axes]
+    return lxml.etree.XPath(" | ".join(paths))
+
+
+@lru_cache(maxsize=256)
+def _css_following(selector: str) -> lxml.etree.XPath | None:
+    """The selector as XPath from an element, finding its matches in the subtrees of
+    the element's following siblings; None for combinators, whose matches there may
+    hang on elements elsewhere."""
+    if any(combinators for _, combinators in _compounds(selector)):
+        return None
+    return lxml.etree.XPath(LxmlHTMLTranslator().css_to_xpath(selector, prefix="following-sibling::*/descendant-or-self::"))
+
+
+def _select_below(scope, selector: str | None) -> list:
+    """What ``_select`` finds in the whole document that lies in ``scope``'s subtree."""
+    if not selector:
+        return []
+    below = _css_below(selector)
+    found = below(scope) if below is not None else _select(scope.getroottree().getroot(), selector)
+    return [el for el in found if el is scope or _is_ancestor(scope, el)]
+
+
+def _position(el) -> tuple[int, ...]:
+    """Where an element is in the document: positions compare in document order."""
+    path = []
+    while (parent := el.getparent()) is not None:
+        path.append(parent.index(el))
+        el = parent
+    return tuple(reversed(path))
+
+
+def _first_after(el, selector: str | None):
+    """The first element after ``el`` (its own descendants included) that the selector
+    selects. It is usually close by: sought below ``el``, then below each following
+    sibling of ``el`` and of its ancestors, nearest first, each element once."""
+    if not selector:
+        return None
+    following = _css_following(selector)
+    if following is None:
+        position = _position(el)
+        return _first([match for match in _select(el.getroottree().getroot(), selector) if _position(match) > position])
+    found = [match for match in _select_below(el, selector) if match is not el]
+    for node in (el, *el.iterancestors()):
+        if found:
+            return found[0]
+        found = following(node)
+    return _first(found)
+
+
+def _common_ancestor(a, b):
+    ancestors = {a, *a.iterancestors()}
+    return next(el for el in (b, *b.iterancestors()) if el in ancestors)
+
+
 class _Region:
-    """The page's own article: from its title to whatever starts something else."""
+    """The page's own article: from its title to whatever starts something else.
+
+    Its elements are sought below the closest element holding it all, not in the
+    whole page (the follow-on articles, sidebars and footer are most of a page)."""
 
     def __init__(self, doc, layout: PageLayout):
         self.doc, self.layout = doc, layout
         self.title = _first(_select(doc, layout.title))
+        self.end = None
         if self.title is None:
-            self.start, self.end = 0, float("inf")
             return
-        order = {el: i for i, el in enumerate(doc.iter())}
-        self._order = order
-        labels = [el for el in _select(doc, layout.section_label) if order[el] < order[self.title]]
-        self.start = order[labels[-1]] if labels else order[self.title]
-        ends = [el for el in _select(doc, layout.article_end) if order[el] > order[self.title]
-                and not _is_ancestor(el, self.title)]
-        self.end = min((order[el] for el in ends), default=float("inf"))
-        self._ends = ends
+        title = _position(self.title)
+        labels = [el for el in _select(doc, layout.section_label) if _position(el) < title]
+        start = labels[-1] if labels else self.title
+        self.end = _first_after(self.title, layout.article_end)
+        self._scope = doc if self.end is None else _common_ancestor(start, self.end)
+        self._start = _position(start)
+        self._end = None if self.end is None else _position(self.end)
 
     def select(self, css: str | None) -> list:
         if self.title is None:
             return _select(self.doc, css)
-        return [el for el in _select(self.doc, css) if self.start <= self._order[el] < self.end]
+        return [el for el in _select_below(self._scope, css)
+                if self._start <= (position := _position(el)) and (self._end is None or position < self._end)]
 
     def body(self):
         """A copy of the article's body element, noise and follow-ons removed."""
@@ -188,11 +272,10 @@ class _Region:
             found = _first(self.select(self.layout.body))
             if found is None:
                 return None
-            ends = set(self._ends) if self.title is not None else set()
             copy = deepcopy(found)
             # A follow-on nested inside the body: cut there (the copy walks in step).
             for original, copied in zip(found.iter(), copy.iter()):
-                if original in ends:
+                if original is self.end:
                     _truncate_at(copied)
                     break
         for el in _select(copy, self.layout.noise):
