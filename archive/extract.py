@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from copy import deepcopy
+from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
@@ -26,6 +26,7 @@ from lxml.cssselect import CSSSelector, LxmlHTMLTranslator
 import trafilatura
 from htmldate import find_date
 from trafilatura.metadata import extract_metadata
+from trafilatura.settings import Extractor
 from w3lib.encoding import html_to_unicode
 
 from .layouts import PageLayout
@@ -336,14 +337,21 @@ def _article_text(body, url: str, whole_page: bool) -> str:
     page.append(body if body.tag == "body" else lxml.html.Element("body"))
     if body.tag != "body":
         page[0].append(body)
-    document = trafilatura.bare_extraction(
-        page, url=url, with_metadata=False, include_comments=False, include_tables=True,
-        include_images=False, favor_recall=True, fast=not whole_page,
-    )
+    options = copy(_extraction_options(fast=not whole_page))
+    options.url = options.source = url
+    document = trafilatura.bare_extraction(page, options=options)
     if document is None or document.body is None:
         return ""
     blocks = [_RESTORE.sub(_restored, text) for block in document.body for text in _block_texts(block)]
     return "\n\n".join(_with_repeats([block for block in blocks if block], repeats))
+
+
+@lru_cache(maxsize=2)
+def _extraction_options(fast: bool) -> Extractor:
+    # Once, not per page: trafilatura reads its whole configuration to make them (4% of
+    # reading a page). It copies them itself to change one, as here.
+    return Extractor(output_format="python", with_metadata=False, comments=False, tables=True, images=False,
+                     recall=True, fast=fast)
 
 
 def _repeated_paragraphs(body) -> dict[str, list[int]]:
