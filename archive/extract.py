@@ -57,6 +57,9 @@ _RESTORE = re.compile(f"[{min(_RESTORED)}-{max(_RESTORED)}]")
 TEXT_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
 # Some CMSs wrap JSON-LD in a CDATA section or an HTML comment.
 _JSON_WRAPPER = re.compile(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$")
+# libxml2's HTML parser puts every <head> under <html> (a misplaced one is dropped):
+# this reads what "//head" would without walking the whole page for it.
+_HEAD = "/html/head"
 _SINGLE_BYTE = {"ascii", "latin-1", "iso-8859-1", "iso8859-1", "cp1252", "windows-1252", "us-ascii"}
 
 
@@ -144,7 +147,7 @@ def read_page(html: str, url: str, layout: PageLayout) -> PageReading:
 
 
 def _canonical_link(doc, url: str) -> str:
-    for href in doc.xpath("//head/link[@rel='canonical']/@href"):
+    for href in doc.xpath(f"{_HEAD}/link[@rel='canonical']/@href"):
         absolute = urljoin(url, href.strip())
         if same_host(absolute, url):
             return canonical_url(absolute)
@@ -423,7 +426,7 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
                     bylines: list[str]) -> ArticleRecord:
     meta = _MetaTags(doc)
     # A theme's own JSON-LD is in <head>; on other sites, plugins put it anywhere.
-    ld = _json_ld_article(doc, "//head/script" if layout.title else "//script")
+    ld = _json_ld_article(doc, f"{_HEAD}/script" if layout.title else "//script")
     fallback = None
 
     def trafilatura_metadata():
@@ -474,7 +477,7 @@ class _MetaTags:
 
     def __init__(self, doc):
         self._values: dict[str, list[str]] = {}
-        for el in doc.xpath("//head/meta[@content]"):
+        for el in doc.xpath(f"{_HEAD}/meta[@content]"):
             key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
             if key:
                 self._values.setdefault(key, []).append(el.get("content"))
@@ -486,7 +489,7 @@ class _MetaTags:
         return self._values.get(key, [])
 
 
-def _json_ld_article(doc, scripts: str = "//head/script") -> dict:
+def _json_ld_article(doc, scripts: str) -> dict:
     """The page's own article object from JSON-LD (Yoast puts it in @graph)."""
     for script in doc.xpath(scripts + "[@type='application/ld+json']"):
         try:
@@ -525,8 +528,8 @@ def _generic_title(doc, meta, ld, url: str) -> str | None:
     """The headline as the page's metadata gives it, less the site's name."""
     publisher = ld.get("publisher") if isinstance(ld.get("publisher"), dict) else {}
     site_keys = site_name_keys([meta.get("og:site_name"), meta.get("application-name"), publisher.get("name")],
-                               [url, meta.get("og:url"), _first(doc.xpath("//head/link[@rel='canonical']/@href"))])
-    document_title = title_without_site_name(_clean(_first(doc.xpath("//head/title/text()"))), site_keys)
+                               [url, meta.get("og:url"), _first(doc.xpath(f"{_HEAD}/link[@rel='canonical']/@href"))])
+    document_title = title_without_site_name(_clean(_first(doc.xpath(f"{_HEAD}/title/text()"))), site_keys)
     declared = [title_without_site_name(_clean(value), site_keys)
                 for value in (meta.get("og:title"), ld.get("headline"), meta.get("twitter:title"))]
     # A declared headline the <title> does not bear out may be something else (a

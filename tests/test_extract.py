@@ -111,3 +111,13 @@ def test_generic_layout_reads_any_page_with_trafilatura():
     record = read_page(html, "http://127.0.0.1:8000/aral/", GENERIC).article
     assert record.text == "\n\n".join(paragraphs)
     assert record.language == "en"
+
+
+def test_head_elements_are_read_wherever_the_parser_puts_them():
+    # Read under /html/head: the parser drops a <head> met inside the body (its links
+    # land in the body) and puts a second one beside the first.
+    url = BASE + "/2024/01/02/a/"
+    second = "<html><head></head><head><link rel='canonical' href='/2024/01/02/b/'></head><body></body></html>"
+    assert read_page(second, url, ZOX_NEWS).canonical_url == BASE + "/2024/01/02/b/"
+    misplaced = "<html><body><p>x</p><head><link rel='canonical' href='/2024/01/02/b/'></head></body></html>"
+    assert read_page(misplaced, url, ZOX_NEWS).canonical_url == url
