@@ -199,7 +199,8 @@ def _css_following(selector: str) -> lxml.etree.XPath | None:
     hang on elements elsewhere."""
     if any(combinators for _, combinators in _compounds(selector)):
         return None
-    return lxml.etree.XPath(LxmlHTMLTranslator().css_to_xpath(selector, prefix="following-sibling::*/descendant-or-self::"))
+    xpath = LxmlHTMLTranslator().css_to_xpath(selector, prefix="following-sibling::*/descendant-or-self::")
+    return lxml.etree.XPath(xpath)
 
 
 def _select_below(scope, selector: str | None) -> list:
