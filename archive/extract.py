@@ -11,19 +11,22 @@ import hashlib
 import json
 import re
 import unicodedata
-from copy import deepcopy
+from copy import copy, deepcopy
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+import cssselect
 import lxml.etree
 import lxml.html
-from lxml.cssselect import CSSSelector
+from cssselect.parser import CombinedSelector
+from lxml.cssselect import CSSSelector, LxmlHTMLTranslator
 import trafilatura
 from htmldate import find_date
 from trafilatura.metadata import extract_metadata
+from trafilatura.settings import Extractor
 from w3lib.encoding import html_to_unicode
 
 from .layouts import PageLayout
@@ -43,14 +46,22 @@ _HIDDEN = ("descendant::*[@hidden or @aria-hidden='true' or contains(translate(@
 # keep them as published, so they travel through it as unlikely printable stand-ins.
 _PROTECTED = {"\u00a0": "\U00017000", "\u202f": "\U00017001", "\u2009": "\U00017002", "\u2007": "\U00017003",
               "\u200a": "\U00017004", "\u00ad": "\U00017005", "\u2002": "\U00017006", "\u2003": "\U00017007"}
-# ...and control characters go: lxml's text nodes cannot hold them (a PDF served as
+_RESTORED = {v: k for k, v in _PROTECTED.items()}
+# Substituted, not str.translate: translate looks up every character of a text that is
+# not pure ASCII (ten times slower on a paragraph), and these characters are rare.
+# Control characters go too: lxml's text nodes cannot hold them (a PDF served as
 # text/html is full of them), and no reader sees them.
-_PROTECT = str.maketrans({**_PROTECTED, **dict.fromkeys(map(chr, [*range(9), 11, 12, *range(14, 32)]))})
-_RESTORE = str.maketrans({v: k for k, v in _PROTECTED.items()})
+_PROTECT = re.compile("[" + "".join(_PROTECTED) + "\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The stand-ins are consecutive: a range, which re checks four times faster than eight
+# characters outside the Basic Multilingual Plane.
+_RESTORE = re.compile(f"[{min(_RESTORED)}-{max(_RESTORED)}]")
 # Blocks of text a template may repeat from page to page.
 TEXT_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
 # Some CMSs wrap JSON-LD in a CDATA section or an HTML comment.
 _JSON_WRAPPER = re.compile(r"^\s*(?:<!\[CDATA\[|<!--)|(?:\]\]>|-->)\s*$")
+# libxml2's HTML parser puts every <head> under <html> (a misplaced one is dropped):
+# this reads what "//head" would without walking the whole page for it.
+_HEAD = "/html/head"
 _SINGLE_BYTE = {"ascii", "latin-1", "iso-8859-1", "iso8859-1", "cp1252", "windows-1252", "us-ascii"}
 
 
@@ -138,7 +149,7 @@ def read_page(html: str, url: str, layout: PageLayout) -> PageReading:
 
 
 def _canonical_link(doc, url: str) -> str:
-    for href in doc.xpath("//head/link[@rel='canonical']/@href"):
+    for href in doc.xpath(f"{_HEAD}/link[@rel='canonical']/@href"):
         absolute = urljoin(url, href.strip())
         if same_host(absolute, url):
             return canonical_url(absolute)
@@ -155,28 +166,111 @@ def _select(tree, selector: str | None) -> list:
     return _css(selector)(tree) if selector else []
 
 
+def _compounds(selector: str) -> list[tuple]:
+    """(parsed selector, combinators of its chain) for each selector of a group."""
+    out = []
+    for parsed in cssselect.parse(selector):
+        tree, combinators = parsed.parsed_tree, set()
+        while isinstance(tree, CombinedSelector):
+            combinators.add(tree.combinator)
+            tree = tree.selector
+        out.append((parsed, combinators))
+    return out
+
+
+@lru_cache(maxsize=256)
+def _css_below(selector: str) -> lxml.etree.XPath | None:
+    """The selector as XPath from an element, finding the document's matches below it
+    without walking the rest of the document. An ancestor a match needs (``.a .b``,
+    ``.a > .b``) is below the element or one of its ancestors, so such a selector's
+    first compound is sought on both axes; a sibling a match needs (``.a + .b``) may
+    be anywhere: None."""
+    translator, paths = LxmlHTMLTranslator(), []
+    for parsed, combinators in _compounds(selector):
+        if combinators - {" ", ">"}:
+            return None
+        axes = ["ancestor-or-self::", "descendant::"] if combinators else ["descendant-or-self::"]
+        paths += [translator.selector_to_xpath(parsed, prefix=axis) for axis in axes]
+    return lxml.etree.XPath(" | ".join(paths))
+
+
+@lru_cache(maxsize=256)
+def _css_following(selector: str) -> lxml.etree.XPath | None:
+    """The selector as XPath from an element, finding its matches in the subtrees of
+    the element's following siblings; None for combinators, whose matches there may
+    hang on elements elsewhere."""
+    if any(combinators for _, combinators in _compounds(selector)):
+        return None
+    xpath = LxmlHTMLTranslator().css_to_xpath(selector, prefix="following-sibling::*/descendant-or-self::")
+    return lxml.etree.XPath(xpath)
+
+
+def _select_below(scope, selector: str | None) -> list:
+    """What ``_select`` finds in the whole document that lies in ``scope``'s subtree."""
+    if not selector:
+        return []
+    below = _css_below(selector)
+    found = below(scope) if below is not None else _select(scope.getroottree().getroot(), selector)
+    return [el for el in found if el is scope or _is_ancestor(scope, el)]
+
+
+def _position(el) -> tuple[int, ...]:
+    """Where an element is in the document: positions compare in document order."""
+    path = []
+    while (parent := el.getparent()) is not None:
+        path.append(parent.index(el))
+        el = parent
+    return tuple(reversed(path))
+
+
+def _first_after(el, selector: str | None):
+    """The first element after ``el`` (its own descendants included) that the selector
+    selects. It is usually close by: sought below ``el``, then below each following
+    sibling of ``el`` and of its ancestors, nearest first, each element once."""
+    if not selector:
+        return None
+    following = _css_following(selector)
+    if following is None:
+        position = _position(el)
+        return _first([match for match in _select(el.getroottree().getroot(), selector) if _position(match) > position])
+    found = [match for match in _select_below(el, selector) if match is not el]
+    for node in (el, *el.iterancestors()):
+        if found:
+            return found[0]
+        found = following(node)
+    return _first(found)
+
+
+def _common_ancestor(a, b):
+    ancestors = {a, *a.iterancestors()}
+    return next(el for el in (b, *b.iterancestors()) if el in ancestors)
+
+
 class _Region:
-    """The page's own article: from its title to whatever starts something else."""
+    """The page's own article: from its title to whatever starts something else.
+
+    Its elements are sought below the closest element holding it all, not in the
+    whole page (the follow-on articles, sidebars and footer are most of a page)."""
 
     def __init__(self, doc, layout: PageLayout):
         self.doc, self.layout = doc, layout
         self.title = _first(_select(doc, layout.title))
+        self.end = None
         if self.title is None:
-            self.start, self.end = 0, float("inf")
             return
-        order = {el: i for i, el in enumerate(doc.iter())}
-        self._order = order
-        labels = [el for el in _select(doc, layout.section_label) if order[el] < order[self.title]]
-        self.start = order[labels[-1]] if labels else order[self.title]
-        ends = [el for el in _select(doc, layout.article_end) if order[el] > order[self.title]
-                and not _is_ancestor(el, self.title)]
-        self.end = min((order[el] for el in ends), default=float("inf"))
-        self._ends = ends
+        title = _position(self.title)
+        labels = [el for el in _select(doc, layout.section_label) if _position(el) < title]
+        start = labels[-1] if labels else self.title
+        self.end = _first_after(self.title, layout.article_end)
+        self._scope = doc if self.end is None else _common_ancestor(start, self.end)
+        self._start = _position(start)
+        self._end = None if self.end is None else _position(self.end)
 
     def select(self, css: str | None) -> list:
         if self.title is None:
             return _select(self.doc, css)
-        return [el for el in _select(self.doc, css) if self.start <= self._order[el] < self.end]
+        return [el for el in _select_below(self._scope, css)
+                if self._start <= (position := _position(el)) and (self._end is None or position < self._end)]
 
     def body(self):
         """A copy of the article's body element, noise and follow-ons removed."""
@@ -187,11 +281,10 @@ class _Region:
             found = _first(self.select(self.layout.body))
             if found is None:
                 return None
-            ends = set(self._ends) if self.title is not None else set()
             copy = deepcopy(found)
             # A follow-on nested inside the body: cut there (the copy walks in step).
             for original, copied in zip(found.iter(), copy.iter()):
-                if original in ends:
+                if original is self.end:
                     _truncate_at(copied)
                     break
         for el in _select(copy, self.layout.noise):
@@ -252,13 +345,12 @@ def _article_text(body, url: str, whole_page: bool) -> str:
     page.append(body if body.tag == "body" else lxml.html.Element("body"))
     if body.tag != "body":
         page[0].append(body)
-    document = trafilatura.bare_extraction(
-        page, url=url, with_metadata=False, include_comments=False, include_tables=True,
-        include_images=False, favor_recall=True, fast=not whole_page,
-    )
+    options = copy(_extraction_options(fast=not whole_page))
+    options.url = options.source = url
+    document = trafilatura.bare_extraction(page, options=options)
     if document is None or document.body is None:
         return ""
-    blocks = [text.translate(_RESTORE) for block in document.body for text in _block_texts(block)]
+    blocks = [_RESTORE.sub(_restored, text) for block in document.body for text in _block_texts(block)]
     return "\n\n".join(_without_excerpt(_with_repeats([block for block in blocks if block], repeats)))
 
 
@@ -274,6 +366,14 @@ def _without_excerpt(blocks: list[str]) -> list[str]:
         if opening != block and len(opening) > 40 and following.startswith(" ".join(opening.split())):
             return blocks[:i] + blocks[i + 1:]
     return blocks
+
+
+@lru_cache(maxsize=2)
+def _extraction_options(fast: bool) -> Extractor:
+    # Once, not per page: trafilatura reads its whole configuration to make them (4% of
+    # reading a page). It copies them itself to change one, as here.
+    return Extractor(output_format="python", with_metadata=False, comments=False, tables=True, images=False,
+                     recall=True, fast=fast)
 
 
 def _repeated_paragraphs(body) -> dict[str, list[int]]:
@@ -316,7 +416,15 @@ def _with_repeats(blocks: list[str], repeats: dict[str, list[int]]) -> list[str]
 def _protect(text: str | None) -> str | None:
     if not text:
         return text
-    return text.translate(_PROTECT)
+    return _PROTECT.sub(_protected, text)
+
+
+def _protected(match) -> str:
+    return _PROTECTED.get(match.group(), "")
+
+
+def _restored(match) -> str:
+    return _RESTORED[match.group()]
 
 
 def _block_texts(block) -> list[str]:
@@ -335,7 +443,7 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
                     bylines: list[str]) -> ArticleRecord:
     meta = _MetaTags(doc)
     # A theme's own JSON-LD is in <head>; on other sites, plugins put it anywhere.
-    ld = _json_ld_article(doc, "//head/script" if layout.title else "//script")
+    ld = _json_ld_article(doc, f"{_HEAD}/script" if layout.title else "//script")
     fallback = None
 
     def trafilatura_metadata():
@@ -345,7 +453,7 @@ def _article_record(doc, region: _Region, layout: PageLayout, url: str, text: st
         return fallback
 
     if layout.title:
-        title = (_clean(_first([el.text_content() for el in region.select(layout.title)]))
+        title = (_clean(region.title.text_content())
                  or _clean(ld.get("headline")) or _clean(meta.get("og:title")) or trafilatura_metadata().title)
     else:
         title = _generic_title(doc, meta, ld, url) or trafilatura_metadata().title
@@ -386,7 +494,7 @@ class _MetaTags:
 
     def __init__(self, doc):
         self._values: dict[str, list[str]] = {}
-        for el in doc.xpath("//head/meta[@content]"):
+        for el in doc.xpath(f"{_HEAD}/meta[@content]"):
             key = (el.get("property") or el.get("name") or el.get("itemprop") or "").strip().lower()
             if key:
                 self._values.setdefault(key, []).append(el.get("content"))
@@ -398,7 +506,7 @@ class _MetaTags:
         return self._values.get(key, [])
 
 
-def _json_ld_article(doc, scripts: str = "//head/script") -> dict:
+def _json_ld_article(doc, scripts: str) -> dict:
     """The page's own article object from JSON-LD (Yoast puts it in @graph)."""
     for script in doc.xpath(scripts + "[@type='application/ld+json']"):
         try:
@@ -437,8 +545,8 @@ def _generic_title(doc, meta, ld, url: str) -> str | None:
     """The headline as the page's metadata gives it, less the site's name."""
     publisher = ld.get("publisher") if isinstance(ld.get("publisher"), dict) else {}
     site_keys = site_name_keys([meta.get("og:site_name"), meta.get("application-name"), publisher.get("name")],
-                               [url, meta.get("og:url"), _first(doc.xpath("//head/link[@rel='canonical']/@href"))])
-    document_title = title_without_site_name(_clean(_first(doc.xpath("//head/title/text()"))), site_keys)
+                               [url, meta.get("og:url"), _first(doc.xpath(f"{_HEAD}/link[@rel='canonical']/@href"))])
+    document_title = title_without_site_name(_clean(_first(doc.xpath(f"{_HEAD}/title/text()"))), site_keys)
     declared = [title_without_site_name(_clean(value), site_keys)
                 for value in (meta.get("og:title"), ld.get("headline"), meta.get("twitter:title"))]
     # A declared headline the <title> does not bear out may be something else (a

@@ -140,15 +140,25 @@ class Rebuild:
         try:
             with self.store.bulk_load():
                 # Responses first: a revisit needs the record it refers to stored before it.
-                self._ingest(record for path in files for record in scan(path, self.report.bad, self.progress)
-                             if not record.revisit)
-                self._ingest(record for path in files for record in scan(path, [], lambda n: None)
-                             if record.revisit)
+                with_revisits: set[Path] = set()
+                self._ingest(self._responses(files, with_revisits))
+                self._ingest(record for path in files if path in with_revisits
+                             for record in scan(path, [], lambda n: None) if record.revisit)
         finally:
             self.readers.close()
         for crawl_id in sorted(self.report.crawls):
             self.store.finish_crawl(crawl_id, **self.store.crawl_counts(crawl_id))
         return self.report
+
+    def _responses(self, files: list[Path], with_revisits: set[Path]) -> Iterator[_Record]:
+        """The response records of the files, noting those that hold revisit records:
+        only they are read again (a scan costs as much as reading every record)."""
+        for path in files:
+            for record in scan(path, self.report.bad, self.progress):
+                if record.revisit:
+                    with_revisits.add(path)
+                else:
+                    yield record
 
     def _ingest(self, records: Iterator[_Record]) -> None:
         pending: deque = deque()

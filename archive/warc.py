@@ -34,6 +34,9 @@ OPEN_SUFFIX = ".open"
 DEFAULT_MAX_FILE_SIZE = 10**9
 # Pages are parsed whole; a larger body (a video, a dump) is archived but not loaded.
 MAX_LOADED_PAYLOAD = 50 * 2**20
+# What most archiving tools use (zlib's default): warcio's own level 9 costs 2.3x the
+# CPU on real pages (the extraction dev set: 8.1 against 3.5 ms a page) for files 1.2% smaller.
+GZIP_LEVEL = 6
 # A hop-by-hop header: Twisted has already removed the chunking from the body we hold.
 _DROPPED_RESPONSE_HEADERS = {"transfer-encoding"}
 
@@ -180,7 +183,9 @@ class WarcWriter:
         self._serial = 0
         self._file = None
         self._path: Path | None = None
-        self._writer: WARCWriter | None = None
+        # Records are built by warcio uncompressed, then written as one gzip member each.
+        self._record = BytesIO()
+        self._writer = WARCWriter(self._record, gzip=False, warc_version=WARC_VERSION)
 
     def write_exchange(self, exchange: HttpExchange, revisit_of: ResponseRef | None = None) -> ResponseRef:
         """Write the request and its response; return the response record's reference.
@@ -233,9 +238,9 @@ class WarcWriter:
             )
             profile = "server-not-modified" if exchange.status == 304 else "identical-payload-digest"
             response.rec_headers.replace_header("WARC-Profile", REVISIT_PROFILES[profile])
-        writer.write_record(request)
+        self._write(request)
         offset = self._file.tell()
-        writer.write_record(response)
+        self._write(response)
         length = self._file.tell() - offset
         # Flushed per exchange: ingest reads the record straight back, and a killed
         # crawl leaves only whole records behind it.
@@ -252,7 +257,7 @@ class WarcWriter:
         final = self._path.with_name(self._path.name.removesuffix(OPEN_SUFFIX))
         os.replace(self._path, final)
         self.closed_files.append(final)
-        self._file = self._writer = self._path = None
+        self._file = self._path = None
 
     def _rotate(self) -> None:
         self.close()
@@ -261,8 +266,15 @@ class WarcWriter:
         name = f"{self.prefix}-{stamp}-{self._serial:05d}.warc.gz"
         self._path = self.directory / (name + OPEN_SUFFIX)
         self._file = open(self._path, "xb")
-        self._writer = WARCWriter(self._file, gzip=True, warc_version=WARC_VERSION)
-        self._writer.write_record(self._writer.create_warcinfo_record(name, self.info))
+        self._write(self._writer.create_warcinfo_record(name, self.info))
+
+    def _write(self, record) -> None:
+        """One record, one gzip member: any record can be read alone from its offset."""
+        self._record.seek(0)
+        self._record.truncate()
+        self._writer.write_record(record)
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self._file.write(compressor.compress(self._record.getvalue()) + compressor.flush())
 
     def __enter__(self) -> WarcWriter:
         return self

@@ -1,6 +1,7 @@
 """Extraction on single pages: what the demo crawl cannot easily show."""
 
 import gzip
+from dataclasses import replace
 
 from archive.extract import decode_html, read_page, text_hash
 from archive.layouts import GENERIC, ZOX_NEWS
@@ -24,6 +25,24 @@ def test_a_demo_article_reads_back_as_its_source():
     assert (record.title, record.authors, record.text) == (article.title, article.authors, article.text)
     assert record.published == article.published.isoformat()
     assert record.text_hash == text_hash(article.text)
+
+
+def test_selectors_read_the_same_however_much_of_the_page_they_name():
+    # The article's elements are sought below the element that holds it: a selector
+    # naming ancestors far above it, or siblings, must select what it selects in the page.
+    def wordy(selector: str, prefix: str = "html body ") -> str:
+        return ", ".join(prefix + part for part in selector.split(","))
+
+    layout = replace(ZOX_NEWS, byline=wordy(ZOX_NEWS.byline), image_caption=wordy(ZOX_NEWS.image_caption),
+                     tags=wordy(ZOX_NEWS.tags, "html > body "), article_end=wordy(ZOX_NEWS.article_end, "body ")
+                     + ", body ~ div, p + #comments")
+    articles = [a for a in SITE.articles if SITE.followons(a) and a.image_caption][:5]
+    for article in articles:
+        html = article_page(article)
+        reading = read_page(html, BASE + article.path, layout)
+        assert reading == read_page(html, BASE + article.path, ZOX_NEWS)
+        assert (reading.article.authors, reading.article.image_caption) == (article.authors, article.image_caption)
+    assert articles
 
 
 def test_co_authors_named_in_the_first_paragraph_are_authors():
@@ -92,3 +111,13 @@ def test_generic_layout_reads_any_page_with_trafilatura():
     record = read_page(html, "http://127.0.0.1:8000/aral/", GENERIC).article
     assert record.text == "\n\n".join(paragraphs)
     assert record.language == "en"
+
+
+def test_head_elements_are_read_wherever_the_parser_puts_them():
+    # Read under /html/head: the parser drops a <head> met inside the body (its links
+    # land in the body) and puts a second one beside the first.
+    url = BASE + "/2024/01/02/a/"
+    second = "<html><head></head><head><link rel='canonical' href='/2024/01/02/b/'></head><body></body></html>"
+    assert read_page(second, url, ZOX_NEWS).canonical_url == BASE + "/2024/01/02/b/"
+    misplaced = "<html><body><p>x</p><head><link rel='canonical' href='/2024/01/02/b/'></head></body></html>"
+    assert read_page(misplaced, url, ZOX_NEWS).canonical_url == url

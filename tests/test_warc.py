@@ -3,6 +3,7 @@
 import gzip
 import os
 import json
+import zlib
 from datetime import datetime, timezone
 
 from warcio.archiveiterator import ArchiveIterator
@@ -37,6 +38,17 @@ def test_rotates_renames_and_passes_warcio_check(tmp_path):
         assert index.returncode == 0
         types = [json.loads(line)["warc-type"] for line in index.stdout.splitlines()]
         assert types[0] == "warcinfo" and types.count("request") == types.count("response") >= 1
+        assert gzip_members(f) == len(types)  # one a record: any record reads alone from its offset
+
+
+def gzip_members(path) -> int:
+    data, members = path.read_bytes(), 0
+    while data:
+        member = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        member.decompress(data)
+        assert member.eof
+        data, members = member.unused_data, members + 1
+    return members
 
 
 def test_records_are_linked_dated_and_keep_the_wire_body(tmp_path):
