@@ -11,43 +11,89 @@
   selections (``tags__arraycontains=…``) and the type ("array") stay Datasette's.
   It stands in for Datasette's own ArrayFacet (see archive.serve.datasette_for),
   which it still runs for any other column.
+- Every facet of a selection that holds most of its table (``?status=live``, page 2
+  of the table, a big section) is counted as the whole table's counts, which indexes
+  answer, less the counts of the rows the selection leaves out: the same numbers, at
+  the cost of the smaller side rather than of every selected row.
 """
 
 from __future__ import annotations
 
+import asyncio
+from typing import Callable
+
 from datasette.database import QueryInterrupted
-from datasette.facets import ArrayFacet, Facet
+from datasette.facets import ArrayFacet, ColumnFacet, Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
 from archive.store import ARTICLE_LISTS
+
+# SQL of (value, count) rows over the table's rows that satisfy a WHERE (None: all of them)
+Counts = Callable[[str | None], str]
 
 
 def _column(config: dict) -> str:
     return config["config"].get("column") or config["config"]["simple"]
 
 
-def _unfiltered(facet: Facet) -> bool:
-    """Whether the facet counts the whole table (Datasette's SQL for it ends at the table name)."""
-    return facet.sql.rstrip().endswith(f"from {escape_sqlite(facet.table)}")
+def _where(facet: Facet) -> str | None:
+    """The WHERE of the rows the page selects, as Datasette wrote it into the facet's
+    SQL (``select <columns> from <table> where …``); None on the whole table."""
+    _, found, where = facet.sql.partition(f" from {escape_sqlite(facet.table)} where ")
+    return where if found else None
 
 
-async def _facet(facet: Facet, config: dict, sql: str, key: str, toggle_arg: str) -> dict:
-    """One facet's results from ``sql`` (rows of value, count), each value toggling
-    the filter ``key=value``."""
+def _and(where: str | None) -> str:
+    return f" and ({where})" if where else ""
+
+
+async def _table_rows(facet: Facet) -> int:
+    """Rows in the facet's table, counted once for all the facets of a page."""
+    counts = facet.request.scope.setdefault("steppe.table_rows", {})
+    if facet.table not in counts:
+        counts[facet.table] = asyncio.ensure_future(
+            facet.ds.execute(facet.database, f"select count(*) from {escape_sqlite(facet.table)}"))
+    return (await counts[facet.table]).rows[0][0]
+
+
+async def _complement(facet: Facet, configs: list) -> bool:
+    """Whether to count the facet's selection as the whole table less the rest: when
+    it holds more than half the table. Datasette's count of the selection leaves out
+    the ``_next`` bound of pages after the first, which only makes the rest bigger."""
+    return (bool(configs) and _where(facet) is not None and facet.row_count is not None
+            and 2 * facet.row_count > await _table_rows(facet))
+
+
+def _counted(counts: Counts, where: str | None, complement: bool) -> str:
+    """SQL of (value, count) over the rows WHERE selects."""
+    if not complement:
+        return counts(where)
+    # Rows the selection leaves out are those its WHERE does not make true (false or null).
+    rest = counts(f"not coalesce(({where}), 0)")
+    return (f"select value, sum(count) as count from ({counts(None)} union all select value, -count from ({rest}))"
+            " group by value having sum(count) > 0")
+
+
+async def _facet(facet: Facet, config: dict, sql: str, key: str, toggle_arg: str, labels: bool = False) -> dict:
+    """One facet's results from ``sql`` (rows of value, count, in order), each value
+    toggling the filter ``key=value``; ``labels``: foreign keys shown by their label."""
     size = facet.get_facet_size()
     rows = (await facet.ds.execute(facet.database, f"{sql} limit {size + 1}", facet.params, truncate=False,
                                    custom_time_limit=facet.ds.setting("facet_time_limit_ms"))).rows
+    column = _column(config)
+    expanded = (await facet.ds.expand_foreign_keys(facet.database, facet.table, column,
+                                                   [row["value"] for row in rows[:size]]) if labels else {})
     selected_pairs = facet.get_querystring_pairs()
     values = []
     for row in rows[:size]:
-        value = str(row["value"])
-        selected = (key, value) in selected_pairs
+        value = row["value"]
+        selected = (key, str(value)) in selected_pairs
         change = path_with_removed_args if selected else path_with_added_args
         values.append({
-            "value": value, "label": value, "count": row["count"], "selected": selected,
-            "toggle_url": facet.ds.absolute_url(facet.request, change(facet.request, {key: value})),
+            "value": value, "label": expanded.get((column, value), value), "count": row["count"],
+            "selected": selected,
+            "toggle_url": facet.ds.absolute_url(facet.request, change(facet.request, {key: str(value)})),
         })
-    column = _column(config)
     return {
         "name": column, "type": facet.type, "results": values, "truncated": len(rows) > size,
         "hideable": config["source"] != "metadata",
@@ -55,19 +101,51 @@ async def _facet(facet: Facet, config: dict, sql: str, key: str, toggle_arg: str
     }
 
 
+class TableColumnFacet(ColumnFacet):
+    """Datasette's column facet, counted through the complement on a big selection."""
+
+    async def facet_results(self):
+        if not await _complement(self, self.get_configs()):
+            return await super().facet_results()
+        results, timed_out = [], []
+        for config in self.get_configs():
+            column = escape_sqlite(_column(config))
+
+            def counts(where, column=column):
+                return (f"select {column} as value, count(*) as count from {escape_sqlite(self.table)}"
+                        f" where {column} is not null{_and(where)} group by {column}")
+
+            sql = _counted(counts, _where(self), True) + " order by count desc, value"
+            # Datasette's own key for a column whose name starts with _ is COLUMN__exact.
+            key = f"{_column(config)}__exact" if _column(config).startswith("_") else _column(config)
+            try:
+                results.append(await _facet(self, config, sql, key, "_facet", labels=True))
+            except QueryInterrupted:
+                timed_out.append(_column(config))
+        return results, timed_out
+
+
 class MonthFacet(Facet):
     type = "month"
 
     async def facet_results(self):
         results, timed_out = [], []
+        where, complement = _where(self), await _complement(self, self.get_configs())
         for config in self.get_configs():
             column = _column(config)
-            # On the whole table, the expression the month index is on; on a selection,
-            # the same value written so that SQLite does not take that index (which
-            # would read each row for the filter) over the one the filter wants.
-            month = f"substr({'' if _unfiltered(self) else '+'}{escape_sqlite(column)}, 1, 7)"
-            sql = (f"select {month} as value, count(*) as count from ({self.sql}) "
-                   f"where {month} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]' group by {month} order by value desc")
+
+            def counts(where, column=column):
+                # On the whole table, the expression the month index is on; on a
+                # selection, the same value written so that SQLite does not take that
+                # index (which would read each row for the filter) over the one the
+                # filter wants.
+                # The selection is tested first: the rest of a big selection is few rows.
+                month = f"substr({'+' if where else ''}{escape_sqlite(column)}, 1, 7)"
+                return (f"select {month} as value, count(*) as count from {escape_sqlite(self.table)}"
+                        f" where {f'({where}) and ' if where else ''}{month} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]'"
+                        " group by value")
+
+            sql = _counted(counts, where, complement) + " order by value desc"
             try:
                 results.append(await _facet(self, config, sql, f"{column}__startswith", "_facet_month"))
             except QueryInterrupted:
@@ -86,15 +164,19 @@ class ArticleListFacet(ArrayFacet):
 
     async def facet_results(self):
         results, timed_out = await super().facet_results()
+        where, complement = _where(self), await _complement(self, super().get_configs())
         for config in super().get_configs():
             if (items := self._items(config)) is None:
                 continue
             table, item = items
-            # Rows of the items table, each (article, item) once: Datasette's array
-            # facet counts an article once per distinct item too.
-            selection = "" if _unfiltered(self) else f" where article_id in (select id from ({self.sql}))"
-            sql = (f"select [{item}] as value, count(*) as count from [{table}]{selection}"
-                   " group by value order by count desc, value")
+
+            def counts(where, table=table, item=item):
+                # Rows of the items table, each (article, item) once: Datasette's array
+                # facet counts an article once per distinct item too.
+                selection = f" where article_id in (select id from articles where {where})" if where else ""
+                return f"select [{item}] as value, count(*) as count from [{table}]{selection} group by value"
+
+            sql = _counted(counts, where, complement) + " order by count desc, value"
             try:
                 results.append(await _facet(self, config, sql, f"{_column(config)}__arraycontains", "_facet_array"))
             except QueryInterrupted:

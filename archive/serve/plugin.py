@@ -11,13 +11,13 @@ import re
 
 import markupsafe
 from datasette import hookimpl
-from datasette.facets import ColumnFacet, DateFacet
+from datasette.facets import DateFacet
 from datasette.filters import FilterArguments
 
 from archive.store import ARTICLE_LISTS
 
 from . import pages
-from .facets import ArticleListFacet, MonthFacet
+from .facets import ArticleListFacet, MonthFacet, TableColumnFacet
 from .metadata import PLUGIN
 
 ARCHIVED = markupsafe.Markup(' <a class="steppe-archived" href="{}" title="The page as archived">[archived]</a>')
@@ -36,9 +36,9 @@ def register_routes():
 
 @hookimpl
 def register_facet_classes():
-    # Datasette's own facets, ArticleListFacet in place of its ArrayFacet (whose
+    # Datasette's own facets, ours in place of its ColumnFacet and ArrayFacet (whose
     # plugin archive.serve.datasette_for blocks).
-    return [ColumnFacet, DateFacet, ArticleListFacet, MonthFacet]
+    return [TableColumnFacet, DateFacet, ArticleListFacet, MonthFacet]
 
 
 # The mapping lets a reader's connection read pages straight from the OS cache
