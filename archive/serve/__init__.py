@@ -17,7 +17,7 @@ from datasette.plugins import pm
 
 from archive.store import SCHEMA, Store
 
-from . import plugin
+from . import filters, plugin
 from .metadata import SETTINGS, build_metadata
 
 # Any query a visitor runs (the SQL box, a crafted URL, a search) is stopped after
@@ -35,8 +35,10 @@ def datasette_for(data_dir: str | Path) -> Datasette:
     _migrate(db_path)
     if not pm.is_registered(plugin):
         pm.register(plugin, name="steppe")
-        # Our plugin registers Datasette's facets itself, with a faster array facet.
+        # Our plugin registers Datasette's facets itself, with faster column and
+        # array facets; the author and tag filters read their tables.
         pm.set_blocked("datasette.facets")
+        filters.install()
     return Datasette([str(db_path)], metadata=build_metadata(db_path.stem, str(data_dir / "warcs")),
                      settings={**SETTINGS, "sql_time_limit_ms": SQL_TIME_LIMIT_MS})
 
