@@ -76,10 +76,18 @@ def filters_from_request(request, database, table, datasette):
     return FilterArguments(clauses, params) if clauses else None
 
 
+# (table, column) of the cells render_cell may change; table None: a canned query's.
+# Every cell of every page is offered to the hook, and reading the plugin's
+# configuration costs more than the rest of a cell: the others are let go first.
+CELLS = {("articles", "url"), ("captures", "url"), ("articles", "version_count"), (None, "article"), (None, "snippet")}
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
+    if (table, column) not in CELLS or value in (None, ""):
+        return None
     config = datasette.plugin_config(PLUGIN)
-    if not config or database != config["database"] or value in (None, ""):
+    if not config or database != config["database"]:
         return None
     path = datasette.urls.path
     if table in ("articles", "captures") and column == "url":
