@@ -44,12 +44,21 @@ def datasette_for(data_dir: str | Path) -> Datasette:
 
 
 def _migrate(db_path: Path) -> None:
-    """An archive from an older steppe gains the tables the pages read (archive.store
-    migrates additively); one that has them is not written to."""
+    """An archive from an older steppe gains the tables and indexes the pages read
+    (archive.store migrates additively); one that has them is not written to."""
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
-        present = {name for (name,) in db.execute("select name from sqlite_master where type = 'table'")}
-    if not set(SCHEMA) <= present:
+        present = {name for (name,) in db.execute("select name from sqlite_master where type in ('table', 'index')")}
+    if not _schema_names() <= present:
         Store(db_path).close()
+
+
+def _schema_names() -> set[str]:
+    """Tables and indexes of archive.store.SCHEMA, indexes named as sqlite-utils names them."""
+    names = set(SCHEMA)
+    for name, table in SCHEMA.items():
+        names |= {f"idx_{name}_{'_'.join(columns)}" for columns in table.indexes + table.unique}
+        names |= set(table.sql_indexes)
+    return names
 
 
 def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 8001) -> None:
