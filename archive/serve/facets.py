@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Callable
 
 from datasette.database import QueryInterrupted
@@ -30,6 +31,8 @@ from archive.store import ARTICLE_LISTS
 
 # SQL of (value, count) rows over the table's rows that satisfy a WHERE (None: all of them)
 Counts = Callable[[str | None], str]
+# Up to this share of a table, the rows a selection leaves out are listed once per page.
+REST_LISTED = 0.05
 
 
 def _column(config: dict) -> str:
@@ -47,38 +50,58 @@ def _and(where: str | None) -> str:
     return f" and ({where})" if where else ""
 
 
-async def _table_rows(facet: Facet) -> int:
-    """Rows in the facet's table, counted once for all the facets of a page."""
-    counts = facet.request.scope.setdefault("steppe.table_rows", {})
-    if facet.table not in counts:
-        counts[facet.table] = asyncio.ensure_future(
-            facet.ds.execute(facet.database, f"select count(*) from {escape_sqlite(facet.table)}"))
-    return (await counts[facet.table]).rows[0][0]
+async def _shared(facet: Facet, name: str, sql: str, params=None):
+    """The rows of ``sql``, run once for all the facets of a page (``name`` tells the
+    queries apart; each page is a new request, so nothing outlives it)."""
+    results = facet.request.scope.setdefault("steppe.facets", {})
+    if name not in results:
+        results[name] = asyncio.ensure_future(facet.ds.execute(
+            facet.database, sql, params, custom_time_limit=facet.ds.setting("facet_time_limit_ms")))
+    return (await results[name]).rows
 
 
-async def _complement(facet: Facet, configs: list) -> bool:
-    """Whether to count the facet's selection as the whole table less the rest: when
-    it holds more than half the table. Datasette's count of the selection leaves out
-    the ``_next`` bound of pages after the first, which only makes the rest bigger."""
-    return (bool(configs) and _where(facet) is not None and facet.row_count is not None
-            and 2 * facet.row_count > await _table_rows(facet))
+async def _selection(facet: Facet, configs: list) -> tuple[str | None, str | None, dict]:
+    """(where, rest, params) of the facet's counts: the rows WHERE selects (None: the
+    whole table), or, when REST is not None, the whole table's rows less those REST
+    selects. The rest is taken when the selection holds more than half the table
+    (Datasette's count of it leaves out the ``_next`` bound of pages after the first,
+    which only makes the rest bigger). Rows the selection leaves out are those its
+    WHERE does not make true (false or null); when they are few, they are found once
+    and listed, rather than looked for again by every facet."""
+    where, params = _where(facet), dict(facet.params)
+    if not configs or where is None or facet.row_count is None:
+        return where, None, params
+    table = escape_sqlite(facet.table)
+    total = (await _shared(facet, f"rows {table}", f"select count(*) from {table}"))[0][0]
+    if 2 * facet.row_count <= total:
+        return where, None, params
+    rest = f"not coalesce(({where}), 0)"
+    listed = int(REST_LISTED * total)
+    try:
+        rows = await _shared(facet, f"rest {table}", f"select rowid from {table} where {rest} limit {listed + 1}",
+                             facet.params)
+    except QueryInterrupted:
+        return where, rest, params
+    if len(rows) > listed:
+        return where, rest, params
+    params["steppe_rest"] = json.dumps([row[0] for row in rows])
+    return where, "rowid in (select value from json_each(:steppe_rest))", params
 
 
-def _counted(counts: Counts, where: str | None, complement: bool) -> str:
-    """SQL of (value, count) over the rows WHERE selects."""
-    if not complement:
+def _counted(counts: Counts, where: str | None, rest: str | None) -> str:
+    """SQL of (value, count) over the rows of a selection (see ``_selection``)."""
+    if rest is None:
         return counts(where)
-    # Rows the selection leaves out are those its WHERE does not make true (false or null).
-    rest = counts(f"not coalesce(({where}), 0)")
-    return (f"select value, sum(count) as count from ({counts(None)} union all select value, -count from ({rest}))"
-            " group by value having sum(count) > 0")
+    return (f"select value, sum(count) as count from ({counts(None)} union all"
+            f" select value, -count from ({counts(rest)})) group by value having sum(count) > 0")
 
 
-async def _facet(facet: Facet, config: dict, sql: str, key: str, toggle_arg: str, labels: bool = False) -> dict:
+async def _facet(facet: Facet, config: dict, sql: str, params: dict, key: str, toggle_arg: str,
+                 labels: bool = False) -> dict:
     """One facet's results from ``sql`` (rows of value, count, in order), each value
     toggling the filter ``key=value``; ``labels``: foreign keys shown by their label."""
     size = facet.get_facet_size()
-    rows = (await facet.ds.execute(facet.database, f"{sql} limit {size + 1}", facet.params, truncate=False,
+    rows = (await facet.ds.execute(facet.database, f"{sql} limit {size + 1}", params, truncate=False,
                                    custom_time_limit=facet.ds.setting("facet_time_limit_ms"))).rows
     column = _column(config)
     expanded = (await facet.ds.expand_foreign_keys(facet.database, facet.table, column,
@@ -105,7 +128,8 @@ class TableColumnFacet(ColumnFacet):
     """Datasette's column facet, counted through the complement on a big selection."""
 
     async def facet_results(self):
-        if not await _complement(self, self.get_configs()):
+        where, rest, params = await _selection(self, self.get_configs())
+        if rest is None:
             return await super().facet_results()
         results, timed_out = [], []
         for config in self.get_configs():
@@ -115,11 +139,11 @@ class TableColumnFacet(ColumnFacet):
                 return (f"select {column} as value, count(*) as count from {escape_sqlite(self.table)}"
                         f" where {column} is not null{_and(where)} group by {column}")
 
-            sql = _counted(counts, _where(self), True) + " order by count desc, value"
+            sql = _counted(counts, where, rest) + " order by count desc, value"
             # Datasette's own key for a column whose name starts with _ is COLUMN__exact.
             key = f"{_column(config)}__exact" if _column(config).startswith("_") else _column(config)
             try:
-                results.append(await _facet(self, config, sql, key, "_facet", labels=True))
+                results.append(await _facet(self, config, sql, params, key, "_facet", labels=True))
             except QueryInterrupted:
                 timed_out.append(_column(config))
         return results, timed_out
@@ -130,7 +154,7 @@ class MonthFacet(Facet):
 
     async def facet_results(self):
         results, timed_out = [], []
-        where, complement = _where(self), await _complement(self, self.get_configs())
+        where, rest, params = await _selection(self, self.get_configs())
         for config in self.get_configs():
             column = _column(config)
 
@@ -145,9 +169,9 @@ class MonthFacet(Facet):
                         f" where {f'({where}) and ' if where else ''}{month} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]'"
                         " group by value")
 
-            sql = _counted(counts, where, complement) + " order by value desc"
+            sql = _counted(counts, where, rest) + " order by value desc"
             try:
-                results.append(await _facet(self, config, sql, f"{column}__startswith", "_facet_month"))
+                results.append(await _facet(self, config, sql, params, f"{column}__startswith", "_facet_month"))
             except QueryInterrupted:
                 timed_out.append(column)
         return results, timed_out
@@ -164,7 +188,7 @@ class ArticleListFacet(ArrayFacet):
 
     async def facet_results(self):
         results, timed_out = await super().facet_results()
-        where, complement = _where(self), await _complement(self, super().get_configs())
+        where, rest, params = await _selection(self, super().get_configs())
         for config in super().get_configs():
             if (items := self._items(config)) is None:
                 continue
@@ -176,9 +200,10 @@ class ArticleListFacet(ArrayFacet):
                 selection = f" where article_id in (select id from articles where {where})" if where else ""
                 return f"select [{item}] as value, count(*) as count from [{table}]{selection} group by value"
 
-            sql = _counted(counts, where, complement) + " order by count desc, value"
+            sql = _counted(counts, where, rest) + " order by count desc, value"
             try:
-                results.append(await _facet(self, config, sql, f"{_column(config)}__arraycontains", "_facet_array"))
+                results.append(await _facet(self, config, sql, params, f"{_column(config)}__arraycontains",
+                                            "_facet_array"))
             except QueryInterrupted:
                 timed_out.append(_column(config))
         return results, timed_out
