@@ -108,11 +108,10 @@ class MonthFacet(Facet):
                 # On the whole table, the expression the month index is on; on a
                 # selection, the same value written so that SQLite does not take that
                 # index (which would read each row for the filter) over the one the
-                # filter wants, and the selection tested first: the rest of a big
-                # selection is few rows.
+                # filter wants.
                 month = month_of(f"+{name}" if where else name)
                 return (f"select {month} as value, count(*) as count from {escape_sqlite(self.table)}"
-                        f" where {f'({where}) and ' if where else ''}{month} glob {MONTH} group by value")
+                        f"{f' where {where}' if where else ''} group by value having value glob {MONTH}")
 
             try:
                 if where and rest is None and (cubed := await cube(self, where, "month", config)) is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from typing import Callable
 
@@ -32,7 +33,10 @@ REST_LISTED = 0.05
 # A cube with more rows than this (a facet on a column of many values) is not worth
 # reading into Python: each facet then counts on its own, in SQLite.
 CUBE_ROWS = 10_000
-MONTH = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]'"  # what a month value looks like, to glob
+# What a month value looks like: values that do not (a date missing or malformed) are
+# left out of the month facet, after grouping (testing each row would cost more).
+MONTH = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]'"
+IS_MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 def column(config: dict) -> str:
@@ -104,8 +108,7 @@ async def cube(facet: Facet, where: str, kind: str, config: dict) -> Counter | N
     for c in configs.get("month", []):
         # Written so that SQLite does not take the month index, which would read each
         # row for the WHERE, over the index the WHERE wants.
-        month = month_of(f"+{escape_sqlite(column(c))}")
-        terms[("month", column(c))] = f"case when {month} glob {MONTH} then {month} end"
+        terms[("month", column(c))] = month_of(f"+{escape_sqlite(column(c))}")
     table = escape_sqlite(facet.table)
     sql = (f"select {', '.join(terms.values())}, count(*) from {table} where {where}"
            f" group by {', '.join(str(i + 1) for i in range(len(terms)))} limit {CUBE_ROWS + 1}")
@@ -115,6 +118,6 @@ async def cube(facet: Facet, where: str, kind: str, config: dict) -> Counter | N
     at = list(terms).index((kind, column(config)))
     counts = Counter()
     for row in rows:
-        if row[at] is not None:
+        if row[at] is not None and (kind != "month" or IS_MONTH.fullmatch(str(row[at]))):
             counts[row[at]] += row[-1]
     return counts
