@@ -226,6 +226,29 @@ def test_facets_of_a_selection_count_the_rows_the_page_selects(client, crawl):
     assert selected["selected"] and f"kind={rarest}" not in selected["toggle_url"]
 
 
+def test_search_through_the_table_finds_the_same_rows_however_it_is_planned(client, crawl):
+    """A search matching more than 5% of the articles is written for SQLite to walk an
+    index (archive.serve.filters), a rarer one to look up each match: the same rows,
+    newest first, with Datasette's other filters beside it."""
+    def matches(word):
+        return {row_id for (row_id,) in crawl.db.execute(
+            "select rowid from articles_fts where articles_fts match ?", [f'"{word}"'])}
+
+    words = sorted({word for (title,) in crawl.db.execute("select title from articles")
+                    for word in title.split() if word.isalpha()})
+    common = max(words, key=lambda word: len(matches(word)))
+    rare = next(word for word in words if len(matches(word)) == 1)
+    for word, walked in ((common, True), (rare, False)):
+        expected = matches(word)
+        page = client.get(f"/archive/articles.json?_search=%22{word}%22&_shape=objects&_size=max").json()
+        assert ("+id in (select rowid" in page["query"]["sql"]) is walked, word
+        assert {row["id"] for row in page["rows"]} == expected and page["filtered_table_rows_count"] == len(expected)
+        assert [row["published"] for row in page["rows"]] == sorted((row["published"] for row in page["rows"]),
+                                                                     reverse=True)
+    through = client.rows(f"/archive/articles?_search=%22{common}%22&_where=version_count%20%3E%3D%201")
+    assert len(through) == len(client.rows(f"/archive/articles?_search=%22{common}%22"))
+
+
 def test_long_text_truncated_in_tables_whole_on_row_page(client, crawl):
     article_id, text = crawl.db.execute("select id, text from articles order by length(text) desc").fetchone()
     escaped = str(markupsafe.escape(text))

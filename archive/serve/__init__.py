@@ -36,8 +36,11 @@ def datasette_for(data_dir: str | Path) -> Datasette:
     if not pm.is_registered(plugin):
         pm.register(plugin, name="steppe")
         # Our plugin registers Datasette's facets itself, with faster column and
-        # array facets; the author and tag filters read their tables.
+        # array facets; the author and tag filters read their tables, and a search
+        # matching many articles is found through an index (archive.serve.filters).
         pm.set_blocked("datasette.facets")
+        pm.set_blocked("datasette.filters")
+        pm.register(filters, name="steppe.filters")
         filters.install()
     return Datasette([str(db_path)], metadata=build_metadata(db_path.stem, str(data_dir / "warcs")),
                      settings={**SETTINGS, "sql_time_limit_ms": SQL_TIME_LIMIT_MS})
