@@ -6,6 +6,8 @@ schema gains later is described in Datasette without touching this module.
 
 from __future__ import annotations
 
+import os
+
 from archive.store import SCHEMA
 
 PLUGIN = "steppe"  # the name our plugin reads its configuration under
@@ -22,6 +24,10 @@ SETTINGS = {
     "facet_time_limit_ms": 1000,
     # Suggestions try a facet on every column of every page viewed: a scan each.
     "suggest_facets": False,
+    # Queries are CPU-bound (the archive is read through mmap): more threads than cores
+    # only share the cores among more queries at once, each then slower by as much, and
+    # the SQL time limit counts from a query's start, not from its wait for a thread.
+    "num_sql_threads": os.cpu_count() or 1,
 }
 
 # Canned queries, in the order the database page lists them. An ``article`` column
