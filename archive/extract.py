@@ -43,7 +43,9 @@ _HIDDEN = ("descendant::*[@hidden or @aria-hidden='true' or contains(translate(@
 # keep them as published, so they travel through it as unlikely printable stand-ins.
 _PROTECTED = {"\u00a0": "\U00017000", "\u202f": "\U00017001", "\u2009": "\U00017002", "\u2007": "\U00017003",
               "\u200a": "\U00017004", "\u00ad": "\U00017005", "\u2002": "\U00017006", "\u2003": "\U00017007"}
-_PROTECT = str.maketrans(_PROTECTED)
+# ...and control characters go: lxml's text nodes cannot hold them (a PDF served as
+# text/html is full of them), and no reader sees them.
+_PROTECT = str.maketrans({**_PROTECTED, **dict.fromkeys(map(chr, [*range(9), 11, 12, *range(14, 32)]))})
 _RESTORE = str.maketrans({v: k for k, v in _PROTECTED.items()})
 # Blocks of text a template may repeat from page to page.
 TEXT_BLOCKS = ("p", "li", "h2", "h3", "h4", "h5", "h6", "blockquote", "figcaption")
@@ -257,7 +259,21 @@ def _article_text(body, url: str, whole_page: bool) -> str:
     if document is None or document.body is None:
         return ""
     blocks = [text.translate(_RESTORE) for block in document.body for text in _block_texts(block)]
-    return "\n\n".join(_with_repeats([block for block in blocks if block], repeats))
+    return "\n\n".join(_without_excerpt(_with_repeats([block for block in blocks if block], repeats)))
+
+
+_ELLIPSIS = re.compile(r"\s*(…|\.\.\.|\[…\]|\[\.\.\.\])$")
+
+
+def _without_excerpt(blocks: list[str]) -> list[str]:
+    """Less a standfirst that only repeats the opening of the text, cut short ("…"): an
+    excerpt the theme prints above the article (after its title), not a paragraph of it."""
+    for i, block in enumerate(blocks[:3]):
+        opening = _ELLIPSIS.sub("", block)
+        following = " ".join(" ".join(blocks[i + 1:i + 4]).split())  # an excerpt may run over paragraphs
+        if opening != block and len(opening) > 40 and following.startswith(" ".join(opening.split())):
+            return blocks[:i] + blocks[i + 1:]
+    return blocks
 
 
 def _repeated_paragraphs(body) -> dict[str, list[int]]:

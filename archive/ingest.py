@@ -17,10 +17,10 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
 from .extract import ArticleRecord, decode_html, read_page
-from .layouts import PageLayout
+from .layouts import LAYOUTS, PageLayout, layout_of_page
 from .problems import Problem
 from .store import GONE_STATUSES, Store
-from .urls import canonical_url
+from .urls import canonical_url, is_section_listing, source_name
 from .warc import ArchivedResponse, RecordLocation, read_response
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
@@ -40,8 +40,9 @@ class IngestResult:
     problems: list[Problem] = field(default_factory=list)
 
 
-def classify(url: str, layout: PageLayout) -> str:
-    """What a URL is, from the URL alone: a rebuild must agree with the crawl."""
+def classify(url: str, layout: PageLayout, section_url: str | None = None) -> str:
+    """What a URL is, from the URL alone (and the section its crawl walked): a
+    rebuild must agree with the crawl."""
     path = urlsplit(url).path
     if path == "/robots.txt":
         return "robots"
@@ -49,7 +50,7 @@ def classify(url: str, layout: PageLayout) -> str:
         return "sitemap"
     if path.rstrip("/").endswith("/feed"):
         return "feed"
-    if layout.is_listing_path(path):
+    if layout.is_listing_path(path) or (section_url and is_section_listing(url, section_url)):
         return "listing"
     if layout.article_path is not None and layout.is_article_path(path):
         return "article"
@@ -71,7 +72,11 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
     """The CPU-heavy half of ingest (decoding, parsing, extraction): a pure function,
     so that it can run in worker processes."""
     canonical = canonical_url(response.url)
-    kind = classify(canonical, layout)
+    # A crawl's WARC files say which layout it read pages with and which section's
+    # listing it walked: a rebuild of many crawls reads each one's pages as it did.
+    layout = LAYOUTS.get(response.warcinfo.get("layout", ""), layout)
+    section = response.warcinfo.get("start-url")
+    kind = classify(canonical, layout, section)
     location = response.header("Location")
     if response.status in REDIRECT_STATUSES and location:
         return CaptureReading(kind, canonical, redirect_to=canonical_url(urljoin(response.url, location.strip())))
@@ -86,7 +91,14 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
     problems = [problem] if problem else []
     if response.payload is None:
         problems.append(Problem.damage("body too large to read"))
+    if _binary(body, response.header("Content-Type") or ""):
+        return CaptureReading(kind, canonical, problems=problems + [Problem.note("not HTML: a binary body")])
     html, charset_problems = decode_html(body, response.header("Content-Type"))
+    page_layout = layout_of_page(html, layout)
+    if page_layout is not layout:
+        layout, kind = page_layout, classify(canonical, page_layout, section)
+        if kind not in ("article", "other"):
+            return CaptureReading(kind, canonical, problems=problems + charset_problems)
     reading = read_page(html, response.url, layout)
     problems += charset_problems + reading.problems
     kind = "article" if reading.article is not None else kind
@@ -109,8 +121,10 @@ def _store_capture(store: Store, response: ArchivedResponse, reading: CaptureRea
         return IngestResult(reading.kind)
     article = reading.article
     crawl_id = response.warcinfo.get("crawl-id")
+    section = response.warcinfo.get("start-url")
+    source = response.warcinfo.get("source") or (source_name(section) if section else None)
     if crawl_id:
-        store.ensure_crawl(crawl_id, started=response.date, status="unknown")
+        store.ensure_crawl(crawl_id, started=response.date, status="unknown", start_url=section, source=source)
     capture_id = store.insert_capture({
         "record_id": response.record_id,
         "crawl_id": crawl_id,
@@ -130,10 +144,15 @@ def _store_capture(store: Store, response: ArchivedResponse, reading: CaptureRea
         "refers_to": response.refers_to,
         "etag": response.header("ETag"),
         "last_modified": response.header("Last-Modified"),
+        "source": source,
     })
-    if reading.kind == "article" and response.status in PERMANENT_REDIRECTS and reading.redirect_to:
+    # An article's URL that redirects for good or answers 404/410. Where no layout places
+    # articles by URL (kind ``other``), the redirect is recorded all the same (a rebuild
+    # may meet it before the article), and the 404 marks an article only if there is one.
+    maybe_article = reading.kind in ("article", "other")
+    if maybe_article and response.status in PERMANENT_REDIRECTS and reading.redirect_to:
         store.save_alias(reading.canonical_url, reading.redirect_to, response.date, capture_id)
-    if reading.kind == "article" and response.status in GONE_STATUSES:
+    if maybe_article and response.status in GONE_STATUSES:
         article_id = store.save_gone_capture(reading.canonical_url, capture_id)
         return IngestResult(reading.kind, capture_id, article_id, article_gone=article_id is not None)
     if article is None:
@@ -142,6 +161,12 @@ def _store_capture(store: Store, response: ArchivedResponse, reading: CaptureRea
     article_id, article_new, version_new = store.save_article_capture(fields, response.date, capture_id)
     return IngestResult(reading.kind, capture_id, article_id, article_new, version_new and not article_new,
                         problems=reading.problems)
+
+
+def _binary(body: bytes, content_type: str) -> bool:
+    """A PDF or a video said to be text/html: NUL bytes, which only UTF-16 text has."""
+    utf16 = body.startswith((b"\xff\xfe", b"\xfe\xff")) or "utf-16" in content_type.lower()
+    return b"\x00" in body[:4096] and not utf16
 
 
 def ingest_response(store: Store, response: ArchivedResponse, layout: PageLayout,

@@ -36,6 +36,9 @@ class PageLayout:
     template_texts: frozenset[str] = frozenset()
     # Drop what a reader never sees: hidden, aria-hidden and display:none elements.
     drop_hidden: bool = False
+    # A regular expression only pages of this layout match (in their HTML): how the
+    # ``auto`` layout recognises a platform it knows, on any host.
+    fingerprint: str | None = None
 
     def is_article_path(self, path: str) -> bool:
         return self.article_path is None or bool(self.article_path.match(path))
@@ -65,6 +68,7 @@ ZOX_NEWS = PageLayout(
     name="zox-news",
     article_path=re.compile(r"^/\d{4}/\d{2}/\d{2}/[^/]+/$"),
     listing_path=re.compile(r"^/(category|tag|author)/[^/]+/(page/\d+/)?$"),
+    fingerprint=r"""(?:class|id)=["'](?:[^"']*\s)?mvp-""",
     title="h1.mvp-post-title",
     section_label="h3.mvp-post-cat",
     body="#mvp-content-main",
@@ -92,8 +96,8 @@ GENERIC = PageLayout(
     name="generic",
     # Where themes of many platforms put bylines and dates (microdata, rel=author,
     # hAtom, common class names); the first byline of the page is the article's.
-    byline=("a[rel~=author], [itemprop~=author], .byline, .author, .authors, .author-name, .article-author,"
-            " .post-author, .entry-author"),
+    byline=("a[rel~=author], [itemprop~=author], .byline, .author, .authors, .article-author,"
+            " .post-author, .entry-author, [class*='author-name']"),
     published="[itemprop~=datePublished], time[pubdate], time[datetime]",
     # WordPress and many others mark a post's category and tag links with rel.
     section_label="a[rel~=category]",
@@ -102,4 +106,18 @@ GENERIC = PageLayout(
     drop_hidden=True,
 )
 
-LAYOUTS = {layout.name: layout for layout in (ZOX_NEWS, GENERIC)}
+# Whatever a page's markup says: a known platform's layout where its fingerprint
+# matches, else the generic one. Decided page by page, from the page alone, so that a
+# rebuild reads each page as the crawl did.
+AUTO = PageLayout(name="auto")
+
+LAYOUTS = {layout.name: layout for layout in (AUTO, ZOX_NEWS, GENERIC)}
+
+
+def layout_of_page(html: str, layout: PageLayout) -> PageLayout:
+    """The layout to read ``html`` with: ``layout`` itself unless it is ``AUTO``."""
+    if layout.name != AUTO.name:
+        return layout
+    return next((known for known in LAYOUTS.values() if known.fingerprint and re.search(known.fingerprint, html)),
+                GENERIC)
+

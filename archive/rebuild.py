@@ -78,6 +78,8 @@ def scan(path: Path, bad: list[BadInput], progress: Callable[[int], None]) -> It
     hold, in file order."""
     filename = path.name.removesuffix(OPEN_SUFFIX)
     done, last = 0, None  # a record is handed on once the next one shows it was whole
+    tail = None  # (offset, length) of the file's last record so far, of any type
+    unreadable = False
     with open(path, "rb") as stream:
         records = ArchiveIterator(stream, check_digests=True)
         try:
@@ -88,7 +90,7 @@ def scan(path: Path, bad: list[BadInput], progress: Callable[[int], None]) -> It
                 records.read_to_end(record)
                 offset, length = records.get_record_offset(), records.get_record_length()
                 progress(offset + length - done)
-                done = offset + length
+                done, tail = offset + length, (offset, length)
                 if last is not None:
                     yield last
                     last = None
@@ -103,11 +105,19 @@ def scan(path: Path, bad: list[BadInput], progress: Callable[[int], None]) -> It
                                headers.get_header("WARC-Payload-Digest"))
         except Exception as exc:  # warcio fails on garbage in many ways (ArchiveLoadFailed, AttributeError…)
             bad.append(BadInput(str(path), done, f"unreadable from here on, rest of file skipped ({exc!r})"))
-        if last is not None:
-            if gzip_member_is_whole(stream, last.location.offset, last.location.length):
+            unreadable = True
+        # Only the last record can be torn: a response (then not ingested) or any other
+        # (a request, a metadata record), which says the file was cut all the same;
+        # warcio passes over a tail too short to show a record header without a word.
+        stream.seek(done)
+        left_over = not unreadable and stream.read(_CHUNK).strip()
+        if tail is not None and not gzip_member_is_whole(stream, *tail):
+            bad.append(BadInput(str(path), tail[0], "truncated record (the file ends inside it)"))
+        else:
+            if left_over:
+                bad.append(BadInput(str(path), done, "truncated record (the file ends inside it)"))
+            if last is not None:
                 yield last
-            else:
-                bad.append(BadInput(str(path), last.location.offset, "truncated record (the file ends inside it)"))
     progress(path.stat().st_size - done)
 
 

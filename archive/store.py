@@ -57,7 +57,8 @@ _ARTICLE_FIELDS = {
 }
 
 # articles column holding a JSON list → (table of its items, that table's item column)
-ARTICLE_LISTS = {"authors": ("article_authors", "author"), "tags": ("article_tags", "tag")}
+ARTICLE_LISTS = {"authors": ("article_authors", "author"), "tags": ("article_tags", "tag"),
+                 "sources": ("article_sources", "source")}
 
 # Tables in creation order: a table comes after those its foreign keys name.
 SCHEMA: dict[str, Table] = {
@@ -69,7 +70,8 @@ SCHEMA: dict[str, Table] = {
             "finished": (str, "When the run ended (UTC), empty while it runs"),
             "status": (str, "running, finished, failed, interrupted, or unknown for a run known only from its WARC files"),
             "start_url": (str, "Section listing the crawl started from"),
-            "site": (str, "Site profile name"),
+            "site": (str, "Host of the section"),
+            "source": (str, "Name of the source (a section of a site) the crawl archived"),
             "steppe_version": (str, "steppe version that ran the crawl"),
             "user_agent": (str, "User-Agent the crawl sent"),
             "requests": (int, "HTTP requests sent"),
@@ -93,6 +95,7 @@ SCHEMA: dict[str, Table] = {
             "version_count": (int, "Distinct texts captured"),
             "status": (str, "live, or gone when the site stopped serving it"),
             "gone_since": (str, "When the site was first seen not serving it any more (UTC)"),
+            "sources": (str, "JSON list of the sources whose crawls captured it (sections it is in)"),
         },
         unique=[("url",)],
         # Indexes that answer the table's facets, filters and sorts (the month facet
@@ -137,6 +140,7 @@ SCHEMA: dict[str, Table] = {
             "refers_to": (str, "For a revisit record (304, or a body seen before): the record it stands for"),
             "etag": (str, "ETag the server sent, for conditional requests"),
             "last_modified": (str, "Last-Modified the server sent, for conditional requests"),
+            "source": (str, "Source whose crawl made the fetch (from its WARC file)"),
         },
         foreign_keys=[("crawl_id", "crawls", "id"), ("article_id", "articles", "id")],
         unique=[("record_id",)],
@@ -324,6 +328,15 @@ class Store:
     def recent_crawls(self, limit: int = 5) -> list[dict]:
         return list(self.db["crawls"].rows_where(order_by="started desc", limit=limit))
 
+    def sources(self) -> list[dict]:
+        """Each source: its section, its articles, its latest run (for ``steppe status``)."""
+        if not self.db["article_sources"].exists() or "source" not in self.db["crawls"].columns_dict:
+            return []  # a database older than sources, opened read-only
+        return [dict(zip(("source", "start_url", "articles", "started", "status"), row)) for row in self.db.execute(
+            "select c.source, c.start_url, (select count(*) from article_sources s where s.source = c.source),"
+            " c.started, c.status from crawls c where c.source is not null and c.started ="
+            " (select max(started) from crawls l where l.source = c.source) group by c.source order by c.source")]
+
     def crawl_counts(self, crawl_id: str) -> dict[str, int]:
         """What a crawl changed in the archive, worked out from the captures it made:
         the same whatever order its records were stored in (a rebuild included)."""
@@ -370,11 +383,12 @@ class Store:
     def seen_article_urls(self, prefix: str = "", before: str | None = None) -> set[str]:
         """Every article URL under ``prefix`` captured and answered (before the WARC-Date
         ``before``, if given): articles (gone ones included), their former URLs, pages
-        that never gave an article (empty, redirect loops)."""
+        that never gave an article (empty, redirect loops, a body unread: kind ``other``
+        where no layout places articles by URL)."""
         query = ("select url from articles where url between ?1 and ?2 and first_seen < ?3"
                  " union select url from aliases where url between ?1 and ?2 and first_seen < ?3"
                  " union select canonical_url from captures where canonical_url between ?1 and ?2"
-                 f" and kind = 'article' and {_ANSWERED} and fetched_at < ?3")
+                 f" and kind in ('article', 'other') and {_ANSWERED} and fetched_at < ?3")
         return {url for (url,) in self.db.execute(query, [prefix, prefix + _LAST_CHAR, before or "9999"])}
 
     def validators(self, url: str) -> dict[str, str]:
@@ -448,7 +462,7 @@ class Store:
         return article_id, existing is None, version_new
 
     def _save_article_lists(self, article_id: int | None = None) -> None:
-        """article_authors and article_tags from the article's JSON lists (every
+        """article_authors, article_tags and article_sources from the article's JSON lists (every
         article's, without an id)."""
         where, params = ("where articles.id = ?", [article_id]) if article_id is not None else ("", [])
         for column, (table, item) in ARTICLE_LISTS.items():
@@ -491,7 +505,11 @@ class Store:
             if status not in GONE_STATUSES:
                 break
             gone_since = fetched_at
+        sources = self.db.execute("select json_group_array(source) from (select distinct source from captures"
+                                  " where article_id = ? and source is not null order by source)",
+                                  [article_id]).fetchone()[0]
         self._update("articles", article_id, {
+            "sources": sources,
             "version_count": len({text_hash for text_hash, _ in texts}),
             "last_changed": texts[run_start][1] if texts else None,
             "status": "gone" if gone_since else "live",
@@ -562,6 +580,7 @@ class Store:
             return None
         self._update("captures", capture_id, {"article_id": article["id"]})
         self._refresh_article_history(article["id"])
+        self._save_article_lists(article["id"])
         return article["id"]
 
     def _link_gone_captures(self, article_id: int, url: str) -> None:

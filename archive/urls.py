@@ -35,3 +35,38 @@ def canonical_url(url: str) -> str:
 
 def same_host(a: str, b: str) -> bool:
     return urlsplit(a).netloc.lower() == urlsplit(b).netloc.lower()
+
+
+# Query parameters that number the pages of a listing (WordPress ?paged=N, Drupal
+# and many others ?page=N, 1C-Bitrix ?PAGEN_1=N, some CMSs ?pg=N) or count the items
+# before it (Joomla's ?start=N and ?limitstart=N): either way a next page has a
+# greater number.
+PAGE_PARAM = re.compile(r"page|paged|pg|pagenum|page_?num(ber)?|pageindex|pagen_\d+|start|limitstart", re.IGNORECASE)
+PAGE_PATH = re.compile(r"^(?P<root>.*/)page/(?P<n>\d+)/?$")
+
+
+def listing_key(url: str) -> tuple[str, int | None]:
+    """(the listing's URL without its page number, the page number, offset or None)."""
+    parts = urlsplit(canonical_url(url))
+    path, page = parts.path, None
+    m = PAGE_PATH.match(path)
+    if m:
+        path, page = m["root"], int(m["n"])
+    rest = []
+    for k, v in parse_qsl(parts.query, keep_blank_values=True):
+        if PAGE_PARAM.fullmatch(k) and v.isdigit() and page is None:
+            page = int(v)
+        else:
+            rest.append((k, v))
+    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(rest), "")), page
+
+
+def is_section_listing(url: str, section_url: str) -> bool:
+    """True when ``url`` is a page of the listing ``section_url`` is a page of."""
+    return listing_key(url)[0] == listing_key(section_url)[0]
+
+
+def source_name(section_url: str) -> str:
+    """A section's name when nobody gave it one: its URL without the scheme."""
+    parts = urlsplit(section_url)
+    return parts.netloc + parts.path.rstrip("/") + (f"?{parts.query}" if parts.query else "")

@@ -79,12 +79,12 @@ class _WithoutTraceback(logging.Filter):
 _ROBOTS_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
 
 
-def _run_and_report(data_dir: Path, settings: dict, **crawl_args) -> None:
+def _run_and_report(data_dir: Path, settings: dict, sources: list) -> None:
     logging.getLogger(_ROBOTS_LOGGER).addFilter(_WithoutTraceback())
     try:
-        from crawler.runner import run_crawl
+        from crawler.runner import run_crawls
 
-        summary = run_crawl(data_dir, settings=settings, **crawl_args)
+        summaries = run_crawls(data_dir, sources, settings)
     except ArchiveLocked as exc:
         click.echo(f"steppe: {exc}; not crawling", err=True)
         sys.exit(EXIT_LOCKED)
@@ -98,9 +98,10 @@ def _run_and_report(data_dir: Path, settings: dict, **crawl_args) -> None:
     except KeyboardInterrupt:  # before the crawl began: from then on Scrapy stops it cleanly
         click.echo("steppe: interrupted (Ctrl-C) before the crawl began; nothing was archived", err=True)
         sys.exit(EXIT_FAILED)
-    for line in summary.lines():
-        click.echo(line)
-    sys.exit(EXIT_OK if summary.ok else EXIT_FAILED)
+    for summary in summaries:
+        for line in summary.lines():
+            click.echo(line)
+    sys.exit(EXIT_OK if all(summary.ok for summary in summaries) else EXIT_FAILED)
 
 
 def _base_settings(overrides: tuple[str, ...], verbose: bool) -> dict:
@@ -148,44 +149,60 @@ def main():
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-@main.command(short_help="Crawl the section into WARC files and the database.")
-@click.option("--start-url", metavar="URL",
-              help="Section listing to start from, e.g. a local copy: http://127.0.0.1:8000/category/central-asia/")
-@click.option("--section", metavar="SLUG", help="Another section of the same site, e.g. southeast-asia.")
+@main.command(short_help="Crawl sections into WARC files and the database.")
+@click.option("--start-url", "start_urls", metavar="URL", multiple=True,
+              help="Listing page of a section, category, tag or topic of any news site (repeatable), "
+                   "e.g. a local copy: http://127.0.0.1:8000/category/central-asia/")
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="A TOML file of sources: [[source]] tables with url, and optional name, contact, delay "
+                   "(seconds) and layout.")
+@click.option("--section", metavar="SLUG", help="Another section of Modern Diplomacy, e.g. southeast-asia.")
 @click.option("--contact", metavar="URL|EMAIL",
               help="How site operators can reach you; goes into the User-Agent. Set it for real sites.")
 @click.option("--no-delay", is_flag=True,
               help="No politeness delays and full concurrency: refused unless the target is on 127.0.0.0/8.")
 @click.option("--full", is_flag=True,
               help="Fetch every listing page and article again, as on a first crawl.")
-@click.option("--max-pages", type=click.IntRange(min=1), metavar="N", help="Stop after N responses.")
+@click.option("--max-pages", type=click.IntRange(min=1), metavar="N", help="Stop after N responses (per source).")
 @_crawl_options
-def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, overrides, verbose):
-    """Crawl the section: listing pages, articles and "Continue Reading" links.
+def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages, data_dir, overrides, verbose):
+    """Crawl sections: listing pages, their pagination, and articles ("Continue
+    Reading" links too, where the site's theme keeps them in the section).
+
+    By default the Central Asia section of Modern Diplomacy. Any other section is
+    read from its pages alone: the listing's own teasers and its next pages, each
+    article's text and metadata. Several sections (--start-url repeated, or
+    --sources) are crawled in one run: hosts at the same time, each politely (its
+    robots.txt, its delay, one request at a time).
 
     Every response goes to a WARC file first, then into the database. On a data
     directory that already holds articles the crawl is incremental: it fetches new
     articles, and known ones only where they may have changed (young ones, and those
     the site's sitemaps show as modified or no longer list).
 
-    Exit status: 0 the crawl finished (pages that failed are listed); 1 the crawl
+    Exit status: 0 every crawl finished (pages that failed are listed); 1 a crawl
     failed (its start page could not be read, or it was interrupted); 2 bad usage;
     3 another crawl is using the data directory. A data directory that cannot be
     written to, or Ctrl-C before the crawl began: 1, and nothing is left behind.
     """
-    from crawler.runner import resolve_profile
     from crawler.settings import user_agent
+    from crawler.sources import Source, check_sources, read_sources
 
+    if section and (len(start_urls) > 1 or sources_file):
+        raise click.BadParameter("goes with one source only", param_hint="--section")
     try:
-        profile = resolve_profile(start_url, section)
+        sources = read_sources(sources_file) if sources_file else []
+        sources += [Source(url, section=section) for url in start_urls] or ([] if sources else [Source(section=section)])
+        profiles = check_sources(sources)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--start-url") from None
-    if no_delay and not profile.is_loopback:
-        raise click.BadParameter(f"{profile.host} is not a loopback address", param_hint="--no-delay")
+        raise click.BadParameter(str(exc), param_hint="--sources" if sources_file else "--start-url") from None
+    remote = [profile.host for profile in profiles if not profile.is_loopback]
+    if no_delay and remote:
+        raise click.BadParameter(f"{remote[0]} is not a loopback address", param_hint="--no-delay")
     settings = _base_settings(overrides, verbose)
     if contact:
         settings.setdefault("USER_AGENT", user_agent(contact))
-    elif not profile.is_loopback and "USER_AGENT" not in settings:
+    elif remote and "USER_AGENT" not in settings and not all(source.contact for source in sources):
         click.echo("note: no --contact given; site operators cannot reach you from the User-Agent", err=True)
     if no_delay:
         settings["STEPPE_NO_DELAY"] = True
@@ -193,7 +210,7 @@ def crawl(start_url, section, contact, no_delay, full, max_pages, data_dir, over
         settings["STEPPE_FULL"] = True
     if max_pages:
         settings["STEPPE_MAX_PAGES"] = max_pages
-    _run_and_report(data_dir, settings, start_url=start_url, section=section)
+    _run_and_report(data_dir, settings, sources)
 
 
 @main.command(short_help="Crawl the bundled demo site on 127.0.0.1 (no delays).")
@@ -214,6 +231,7 @@ def demo(articles, port, data_dir, overrides, verbose):
     3 another crawl is using the data directory.
     """
     from crawler.demo_site import DemoServer, DemoSite
+    from crawler.sources import Source
 
     settings = {"STEPPE_NO_DELAY": True, "DOWNLOAD_TIMEOUT": 3, "RETRY_TIMES": 1,
                 **_base_settings(overrides, verbose)}
@@ -224,7 +242,7 @@ def demo(articles, port, data_dir, overrides, verbose):
                                  param_hint="--port") from None
     with server:
         click.echo(f"demo site at {server.url} ({articles} articles)")
-        _run_and_report(data_dir, settings, start_url=server.section_url)
+        _run_and_report(data_dir, settings, [Source(server.section_url)])
 
 
 def _check_can_listen(host: str, port: int) -> bool:
@@ -274,9 +292,10 @@ def serve(data_dir, host, port):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--db", "db_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Database to build, or to complete when it exists (nothing is added twice).")
-@click.option("--site", "layout", type=click.Choice(sorted(LAYOUTS)), default="zox-news", show_default=True,
-              help="How to find a page's own article: zox-news (the default site) or generic "
-                   "(trafilatura over the whole page, for WARCs of other sites).")
+@click.option("--site", "layout", type=click.Choice(sorted(LAYOUTS)), default="auto", show_default=True,
+              help="How to read pages of WARC files that do not say (steppe's own say how their crawl "
+                   "read them): auto (a platform steppe knows where the page's markup shows it, else "
+                   "generic), zox-news (Modern Diplomacy's theme) or generic (any site).")
 @click.option("--jobs", "-j", type=click.IntRange(min=0), default=os.cpu_count() or 1, show_default=True,
               help="Worker processes that read pages (0: in this process).")
 def rebuild(paths, db_path, layout, jobs):
@@ -384,6 +403,12 @@ def status(data_dir, runs):
     click.echo(f"archive {data_dir}: {totals['articles']} articles ({totals['gone']} gone, {totals['edited']} edited,"
                f" {totals['aliases']} former URLs), {totals['captures']} captures")
     click.echo(f"size: WARC {warc_bytes / 2**20:.1f} MiB, database {db_path.stat().st_size / 2**20:.1f} MiB")
+    sources = store.sources()
+    if len(sources) > 1:
+        click.echo(f"sources ({len(sources)}):")
+        for source in sources:
+            click.echo(f"  {source['source']}: {source['articles']} articles, {source['start_url']};"
+                       f" latest run {source['started']} {source['status']}")
     click.echo("latest runs:")
     for run in store.recent_crawls(runs):
         click.echo(f"  {run['id']}  {run['status'] or '?':<11} {run['started']} → {run['finished'] or '…'}"

@@ -29,6 +29,27 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# WARC folders this process has recovered (see ArchiveIngest.spider_opened).
+_recovered: set[Path] = set()
+# The crawls of one process share their worker processes: workers count → [pool, users].
+_pools: dict[int, list] = {}
+
+
+def _shared_readers(workers: int) -> RecordReaders:
+    pool = _pools.setdefault(workers, [None, 0])
+    pool[0] = pool[0] or RecordReaders(workers)
+    pool[1] += 1
+    return pool[0]
+
+
+def _release_readers(workers: int) -> None:
+    pool = _pools[workers]
+    pool[1] -= 1
+    if pool[1] == 0:
+        pool[0].close()
+        del _pools[workers]
+
+
 class ArchiveIngest:
     """Feeds every response, once it is in WARC, through ``archive.ingest``.
 
@@ -65,16 +86,20 @@ class ArchiveIngest:
     def spider_opened(self, spider):
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.db_path)
-        recovery = recover(self.warc_dir, self.store, spider.profile.layout)
+        # Once per process, before its first crawl starts: the crawls of a run with many
+        # sources are not interrupted crawls of each other.
+        recovery = None if self.warc_dir in _recovered else recover(self.warc_dir, self.store, spider.profile.layout)
+        _recovered.add(self.warc_dir)
         if recovery:
             spider.logger.warning(
                 "recovered from an interrupted crawl: %d WARC file(s) closed, %d record(s) ingested, runs %s",
                 len(recovery.files_closed), recovery.records_ingested, ", ".join(recovery.crawls_interrupted) or "-")
         self.store.start_crawl(
-            spider.crawl_id, started=_now(), start_url=spider.profile.section_url, site=spider.profile.name,
+            spider.crawl_id, started=_now(), start_url=spider.profile.section_url, site=spider.profile.host,
+            source=spider.profile.name,
             steppe_version=__version__, user_agent=self.crawler.settings.get("USER_AGENT"),
         )
-        self.readers = RecordReaders(self.workers)
+        self.readers = _shared_readers(self.workers)
         self.task.start(self.batch_interval, now=False)
 
     def response_archived(self, request, response, location, warc_dir, original=None):
@@ -137,7 +162,7 @@ class ArchiveIngest:
     def _finish(self, spider, reason):
         if self.task.running:
             self.task.stop()
-        self.readers.close()
+        _release_readers(self.workers)
         stats = self.crawler.stats
         if self.database_error:
             status = "failed"
@@ -176,9 +201,10 @@ class ArchiveIngest:
 class ProgressReport:
     """A progress line on stderr every STEPPE_PROGRESS_INTERVAL seconds (0: off)."""
 
-    def __init__(self, crawler, interval: float):
+    def __init__(self, crawler, interval: float, label: str | None = None):
         self.crawler = crawler
         self.interval = interval
+        self.label = label  # the source's name, when a run crawls several
         self.started = time.monotonic()
         self.task: LoopingCall | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -186,7 +212,8 @@ class ProgressReport:
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler, crawler.settings.getfloat("STEPPE_PROGRESS_INTERVAL"))
+        return cls(crawler, crawler.settings.getfloat("STEPPE_PROGRESS_INTERVAL"),
+                   crawler.settings.get("STEPPE_PROGRESS_LABEL"))
 
     def spider_opened(self, spider):
         self.started = time.monotonic()
@@ -197,7 +224,7 @@ class ProgressReport:
     def spider_closed(self, spider, reason):
         if self.task and self.task.running:
             self.task.stop()
-            if sys.stderr.isatty():
+            if sys.stderr.isatty() and not self.label:
                 sys.stderr.write("\n")
 
     def report(self):
@@ -206,7 +233,9 @@ class ProgressReport:
         elapsed = time.monotonic() - self.started
         line = (f"{pages} pages, {stats.get_value('steppe/articles_new', 0)} new articles, "
                 f"{stats.get_value('steppe/errors', 0)} errors, {elapsed:.0f}s ({pages / max(elapsed, 1e-9):.1f} pages/s)")
-        if sys.stderr.isatty():
+        if self.label:  # several crawls report: a line each, not one overwritten
+            sys.stderr.write(f"{self.label}: {line}\n")
+        elif sys.stderr.isatty():
             sys.stderr.write("\r\x1b[K" + line)
         else:
             sys.stderr.write(line + "\n")

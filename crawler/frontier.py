@@ -40,7 +40,7 @@ MAX_WAIT_RUNS = 31
 # page without an article, 404/410); a redirect or a 503 is no answer yet.
 _ARCHIVED = ("exists (select 1 from articles a where a.url = frontier.url)"
              " or exists (select 1 from aliases l join articles a on a.url = l.target_url where l.url = frontier.url)"
-             " or exists (select 1 from captures c where c.canonical_url = frontier.url and c.kind = 'article'"
+             " or exists (select 1 from captures c where c.canonical_url = frontier.url"
              " and (c.status between 200 and 299 or c.status in (404, 410)))")
 
 

@@ -20,19 +20,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.etree
 import lxml.html
 
-from archive.urls import canonical_url
+from archive.urls import canonical_url, listing_key
 
-# Query parameters that number the pages of a listing (WordPress ?paged=N, Drupal
-# and many others ?page=N, 1C-Bitrix ?PAGEN_1=N, some CMSs ?pg=N) or count the items
-# before it (Joomla's ?start=N and ?limitstart=N): either way a next page has a
-# greater number.
-_PAGE_PARAM = re.compile(r"page|paged|pg|pagenum|page_?num(ber)?|pageindex|pagen_\d+|start|limitstart", re.IGNORECASE)
-_PAGE_PATH = re.compile(r"^(?P<root>.*/)page/(?P<n>\d+)/?$")
 # What a "next page" link says, in the languages news sites are written in; the
 # strict URL check below decides, so a generous match costs nothing.
 _NEXT_WORDS = re.compile(
@@ -79,27 +73,6 @@ def next_page(html: str | bytes, url: str) -> str | None:
     """The canonical URL of the next page of this listing, or None on its last page."""
     root, base = _parse(html, url)
     return _next_page(root, base, url)
-
-
-def listing_key(url: str) -> tuple[str, int | None]:
-    """(the listing's URL without its page number, the page number, offset or None)."""
-    parts = urlsplit(canonical_url(url))
-    path, page = parts.path, None
-    m = _PAGE_PATH.match(path)
-    if m:
-        path, page = m["root"], int(m["n"])
-    rest = []
-    for k, v in parse_qsl(parts.query, keep_blank_values=True):
-        if _PAGE_PARAM.fullmatch(k) and v.isdigit() and page is None:
-            page = int(v)
-        else:
-            rest.append((k, v))
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(rest), "")), page
-
-
-def is_section_listing(url: str, section_url: str) -> bool:
-    """True when ``url`` is a page of the listing ``section_url`` is a page of."""
-    return listing_key(url)[0] == listing_key(section_url)[0]
 
 
 # --------------------------------------------------------------------------- internals

@@ -108,6 +108,9 @@ class WarcCaptureMiddleware:
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
             "crawl-id": spider.crawl_id,
             "start-url": spider.profile.section_url,
+            "source": spider.profile.name,
+            # How the crawl reads pages: a rebuild of its files reads them the same way.
+            "layout": spider.profile.layout.name,
             "http-header-user-agent": settings.get("USER_AGENT"),
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         })

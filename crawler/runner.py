@@ -6,14 +6,16 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from archive.lock import hold
 from archive.store import Store
 from crawler.settings import archive_paths
-from crawler.site import MODERN_DIPLOMACY, SiteProfile
+from crawler.site import SiteProfile
+from crawler.sources import Source, check_sources
 from crawler.spiders.section import SectionSpider, new_crawl_id
 
 
@@ -27,28 +29,20 @@ class CrawlSummary:
     seconds: float
     data_dir: Path
     failures: list[tuple[str, str]] = field(default_factory=list)
+    source: str = ""
 
     @property
     def ok(self) -> bool:
         return self.status == "finished"
 
     def lines(self) -> list[str]:
-        head = (f"crawl {self.crawl_id} {self.status}: {self.pages} pages archived, "
+        head = (f"crawl {self.crawl_id}{f' of {self.source}' if self.source else ''} {self.status}: "
+                f"{self.pages} pages archived, "
                 f"{self.articles_new} new articles, {self.articles_changed} changed, "
                 f"{len(self.failures)} errors, {self.seconds:.1f}s")
         lines = [head] + [f"  error: {url}: {reason}" for url, reason in self.failures]
         lines.append(f"  archive: {self.data_dir / 'warcs'}  database: {self.data_dir / 'archive.db'}")
         return lines
-
-
-def resolve_profile(start_url: str | None = None, section: str | None = None,
-                    profile: SiteProfile = MODERN_DIPLOMACY) -> SiteProfile:
-    """The profile a crawl will use; raises ValueError on a start URL it cannot use."""
-    if section:
-        profile = profile.with_section(section)
-    if start_url:
-        profile = profile.with_start_url(start_url)
-    return profile
 
 
 def crawl_settings(data_dir: Path, overrides: dict | None = None) -> Settings:
@@ -60,15 +54,19 @@ def crawl_settings(data_dir: Path, overrides: dict | None = None) -> Settings:
     return settings
 
 
-def run_crawl(data_dir: Path, *, start_url: str | None = None, section: str | None = None,
-              settings: dict | None = None) -> CrawlSummary:
-    """Crawl a section into ``data_dir``. Once per process: Twisted's reactor does not restart.
+def run_crawls(data_dir: Path, sources: list[Source], settings: dict | None = None) -> list[CrawlSummary]:
+    """Crawl sections into ``data_dir``, one crawl (one run row, its own WARC files) per
+    source. Hosts are crawled at the same time, each by one crawl at a time, so that
+    each keeps its own politeness (robots.txt, delay, one request in flight) and the
+    run lasts about as long as its slowest host. Once per process: Twisted's reactor
+    does not restart.
 
-    Raises ``archive.lock.ArchiveLocked`` when another crawl holds ``data_dir``, and
-    ``sqlite3.DatabaseError`` when its database is damaged."""
-    profile = resolve_profile(start_url, section)
+    Raises ValueError on sources no crawl can start from, ``archive.lock.ArchiveLocked``
+    when another crawl holds ``data_dir``, and ``sqlite3.DatabaseError`` when its
+    database is damaged."""
+    profiles = check_sources(sources)
     hold(data_dir)  # raises ArchiveLocked while another crawl writes there
-    crawl_id = new_crawl_id()
+    many = len(sources) > 1
     scrapy_settings = crawl_settings(data_dir, settings)
     # Opened (and migrated) here, not first inside Scrapy's signal handlers, where a
     # damaged file would end in a log of tracebacks and a crawl with nowhere to go.
@@ -76,30 +74,73 @@ def run_crawl(data_dir: Path, *, start_url: str | None = None, section: str | No
     if db_path.exists():
         Store(db_path).close()
     process = CrawlerProcess(scrapy_settings)
-    crawler = process.create_crawler(SectionSpider)
-    started = time.monotonic()
-    # Scrapy sets the crawl up (importing its components) inside a Deferred, where a
+    runs: list[_Run] = []
+    hosts: dict[str, list[_Run]] = {}
+    for source, profile in zip(sources, profiles):
+        own = {**(settings or {}), **source.settings(), **({"STEPPE_PROGRESS_LABEL": profile.name} if many else {})}
+        # The first crawler installs the reactor, as CrawlerProcess.create_crawler would.
+        run = _Run(profile, Crawler(SectionSpider, crawl_settings(data_dir, own), init_reactor=not runs))
+        runs.append(run)
+        hosts.setdefault(urlsplit(profile.section_url).netloc, []).append(run)
+    # Scrapy sets a crawl up (importing its components) inside a Deferred, where a
     # Ctrl-C would end as an "Unhandled error in Deferred" traceback; its own handler
     # comes with the reactor. Meanwhile a Ctrl-C waits for the set-up to end, then
     # stops the run here, before anything is fetched.
     interrupted = []
     previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     try:
-        process.crawl(crawler, profile=profile, crawl_id=crawl_id)
+        for chain in hosts.values():
+            _crawl_one_after_another(process, chain)
     finally:
         signal.signal(signal.SIGINT, previous)
     if interrupted:
         raise KeyboardInterrupt
     process.start()
-    stats = crawler.stats
-    spider = crawler.spider
-    return CrawlSummary(
-        crawl_id=crawl_id,
-        status=stats.get_value("steppe/status", "failed"),
-        pages=stats.get_value("steppe/archived", 0),
-        articles_new=stats.get_value("steppe/articles_new", 0),
-        articles_changed=stats.get_value("steppe/articles_changed", 0),
-        seconds=time.monotonic() - started,
-        data_dir=data_dir,
-        failures=list(spider.failures) if spider else [],
-    )
+    return [run.summary(data_dir) for run in runs]
+
+
+@dataclass
+class _Run:
+    profile: SiteProfile
+    crawler: Crawler
+    crawl_id: str | None = None
+    started: float = 0.0
+    seconds: float = 0.0
+
+    def start(self, process: CrawlerProcess):
+        self.crawl_id, self.started = new_crawl_id(), time.monotonic()
+        done = process.crawl(self.crawler, profile=self.profile, crawl_id=self.crawl_id)
+        return done.addBoth(self._ended)
+
+    def _ended(self, result):
+        self.seconds = time.monotonic() - self.started
+        return result
+
+    def summary(self, data_dir: Path) -> CrawlSummary:
+        stats, spider = self.crawler.stats, self.crawler.spider
+        # A run never started: the run was stopped while another crawl of its host went on.
+        status = stats.get_value("steppe/status", "failed") if self.crawl_id else "interrupted"
+        return CrawlSummary(
+            crawl_id=self.crawl_id or "-",
+            status=status,
+            pages=stats.get_value("steppe/archived", 0),
+            articles_new=stats.get_value("steppe/articles_new", 0),
+            articles_changed=stats.get_value("steppe/articles_changed", 0),
+            seconds=self.seconds,
+            data_dir=data_dir,
+            failures=list(spider.failures) if spider else [],
+            source=self.profile.name,
+        )
+
+
+def _crawl_one_after_another(process: CrawlerProcess, runs: list[_Run]):
+    """The crawls of one host, each once the one before has ended; none after a
+    crawl was interrupted (Ctrl-C, SIGTERM: the whole run stops)."""
+    first, *rest = runs
+
+    def next_one(result):
+        if rest and first.crawler.stats.get_value("steppe/status") != "interrupted":
+            return _crawl_one_after_another(process, rest)
+        return result
+
+    return first.start(process).addBoth(next_one)

@@ -94,6 +94,9 @@ STEPPE_INGEST_WORKERS = max(1, (os.cpu_count() or 1) - 1)
 STEPPE_FULL = False
 # stop paginating after this many known articles in a row (0: one listing page's worth);
 STEPPE_KNOWN_MARGIN = 0
+# Read at most this many pages of a section's listing in a run (0: no bound): pagination
+# that never ends (a calendar, a filter that keeps adding parameters) stops there.
+STEPPE_MAX_LISTING_PAGES = 2000
 # fetch again the known articles published less than this many days ago.
 STEPPE_REVALIDATE_DAYS = 7.0
 # Send at most this many requests in a run (`--max-pages`), so archive at most this
@@ -131,6 +134,8 @@ STEPPE_MAX_FETCHES_PER_URL = 3
 
 # Seconds between progress lines on stderr; 0 turns them off.
 STEPPE_PROGRESS_INTERVAL = 0.0
+# What a progress line starts with: the source's name when a run crawls several.
+STEPPE_PROGRESS_LABEL = ""
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"

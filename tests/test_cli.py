@@ -2,6 +2,8 @@
 
 import socket
 
+import pytest
+
 from archive import __version__
 
 from conftest import steppe
@@ -10,7 +12,7 @@ from conftest import steppe
 def test_version_and_help_document_every_option():
     assert steppe("--version").stdout.strip() == f"steppe, version {__version__}"
     for command, options in {
-        "crawl": ["--start-url", "--section", "--contact", "--no-delay", "--data-dir", "--set", "--verbose"],
+        "crawl": ["--start-url", "--sources", "--section", "--contact", "--no-delay", "--data-dir", "--set", "--verbose"],
         "demo": ["--articles", "--data-dir", "--set", "--verbose"],
     }.items():
         result = steppe(command, "--help")
@@ -20,11 +22,28 @@ def test_version_and_help_document_every_option():
     assert "Exit status: 0" in " ".join(steppe("crawl", "--help").stdout.split())
 
 
-def test_a_start_url_that_is_not_a_section_listing_is_refused(tmp_path):
-    result = steppe("crawl", "--start-url", "http://127.0.0.1:9/2021/01/01/an-article/", "--data-dir", str(tmp_path))
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/category/x/", "127.0.0.1:8123/category/x/", "http:///x/"])
+def test_a_start_url_no_crawl_can_start_from_is_refused(tmp_path, url):
+    result = steppe("crawl", "--start-url", url, "--data-dir", str(tmp_path))
     assert result.returncode == 2
-    assert "--start-url" in result.stderr
+    assert "--start-url" in result.stderr and "http(s) URL" in result.stderr
     assert not (tmp_path / "archive.db").exists()
+
+
+def test_sources_file_mistakes_are_refused_in_one_line(tmp_path):
+    sources = tmp_path / "sources.toml"
+    for text, message in [
+        ('[[source]]\nname = "x"\n', "source 1: a url is required"),
+        ('[[source]]\nurl = "http://127.0.0.1:9/news/"\ndelai = 2\n', "unknown key(s) delai"),
+        ('[[source]]\nurl = "http://127.0.0.1:9/news/"\n[[source]]\nurl = "http://127.0.0.1:9/news/"\n',
+         "two sources have the same section url"),
+        ("[[source]\n", "is not valid TOML"),
+    ]:
+        sources.write_text(text)
+        result = steppe("crawl", "--sources", str(sources), "--data-dir", str(tmp_path / "data"))
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_no_delay_is_refused_for_a_host_outside_loopback(tmp_path):

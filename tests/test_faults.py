@@ -285,8 +285,8 @@ BODY_OUTCOMES = {
     # slug: (message naming the URL, stored as an article)
     "corrupt-gzip": ("body does not decode as its Content-Encoding says (gzip", False),
     "false-encoding": ("body does not decode as its Content-Encoding says (deflate", False),
-    "pdf-as-html": ("no article title on an article URL", False),
-    "video-as-html": ("no article title on an article URL", False),
+    "pdf-as-html": ("not HTML: a binary body", False),
+    "video-as-html": ("not HTML: a binary body", False),
     "invalid-utf8": ("bytes invalid in utf-8 were replaced", True),
     "deep-nesting": ("", None),
     "one-line": (None, True),

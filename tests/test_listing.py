@@ -8,7 +8,8 @@ import pytest
 from archive.urls import canonical_url
 from crawler.demo_site import DemoServer, DemoSite
 from crawler.demo_site.platforms import PLATFORMS
-from crawler.listing import is_section_listing, listing_key, next_page, read_listing, teaser_links
+from archive.urls import is_section_listing, listing_key
+from crawler.listing import next_page, read_listing, teaser_links
 
 BASE = "http://127.0.0.1:8999"   # rendering only: nothing listens there
 

@@ -141,7 +141,8 @@ def test_articles_table_newest_first_with_facets_and_search(client, crawl):
     assert published == sorted(published, reverse=True)
     facets = data["facet_results"]
     assert {name: facet["type"] for name, facet in facets.items()} == {
-        "section": "column", "authors": "array", "tags": "array", "published": "month", "status": "column"}
+        "sources": "array", "section": "column", "authors": "array", "tags": "array", "published": "month",
+        "status": "column"}
     tags = {}
     for (row_tags,) in crawl.db.execute("select tags from articles"):
         for tag in json.loads(row_tags or "[]"):
@@ -164,6 +165,7 @@ def _assert_article_facets(client, selection: str, rows: list[dict]) -> None:
                 "status": Counter(row["status"] for row in rows if row["status"] is not None),
                 "authors": Counter(a for row in rows for a in set(json.loads(row["authors"]))),
                 "tags": Counter(t for row in rows for t in set(json.loads(row["tags"]))),
+                "sources": Counter(s for row in rows for s in set(json.loads(row["sources"]))),
                 "published": Counter(row["published"][:7] for row in rows if row["published"])}
     facets = client.get(f"/archive/articles.json?{selection}&_facet_size=max").json()["facet_results"]
     for name, counts in expected.items():

@@ -138,44 +138,45 @@ def test_full_text_search_follows_the_latest_text(tmp_path, write_warc):
 
 
 def _lists(db, derived: bool) -> dict[str, list]:
-    """Authors and tags per article URL: from article_authors/article_tags, or from the
-    JSON lists in articles (``derived``: what they must equal)."""
+    """Authors, tags and sources per article URL: from their tables, or from the JSON
+    lists in articles (``derived``: what they must equal)."""
     return {column: db.execute(
         f"select distinct a.url, j.value from articles a, json_each(a.{column}) j order by 1, 2" if derived else
         f"select a.url, t.[{item}] from [{table}] t join articles a on a.id = t.article_id order by 1, 2").fetchall()
         for column, (table, item) in ARTICLE_LISTS.items()}
 
 
-def test_author_and_tag_tables_follow_the_articles_through_edits_and_merges(tmp_path):
+def test_author_tag_and_source_tables_follow_the_articles_through_edits_and_merges(tmp_path):
     store = Store(tmp_path / "a.db")
     a, b = "http://127.0.0.1:9/2021/09/14/a/", "http://127.0.0.1:9/2021/09/14/b/"
 
-    def capture(url, at, authors, tags, text="text"):
+    def capture(url, at, authors, tags, text="text", source="asia"):
         capture_id = store.insert_capture({"record_id": f"<urn:{url}{at}>", "url": url, "canonical_url": url,
-                                           "fetched_at": at, "status": 200, "kind": "article"})
+                                           "fetched_at": at, "status": 200, "kind": "article", "source": source})
         store.save_article_capture({"url": url, "title": url, "authors": authors, "tags": tags, "text": text,
                                     "text_hash": text}, at, capture_id)
         assert _lists(store.db, derived=False) == _lists(store.db, derived=True)
         return _lists(store.db, derived=False)
 
     assert capture(a, "2021-09-14T10:00", ["Aida"], ["Water", "Energy", "Water"]) == {
-        "authors": [(a, "Aida")], "tags": [(a, "Energy"), (a, "Water")]}
+        "authors": [(a, "Aida")], "tags": [(a, "Energy"), (a, "Water")], "sources": [(a, "asia")]}
     assert capture(a, "2021-09-15T10:00", ["Aida", "Bolat"], ["Energy"], "edited")["tags"] == [(a, "Energy")]
     assert capture(a, "2021-09-13T10:00", [], ["Older"])["tags"] == [(a, "Energy")]  # an older capture: no change
-    assert capture(b, "2021-09-16T10:00", ["Chingiz"], ["Rail"])["tags"] == [(a, "Energy"), (b, "Rail")]
+    assert capture(b, "2021-09-16T10:00", ["Chingiz"], ["Rail"], source="rail")["tags"] == [(a, "Energy"), (b, "Rail")]
     # b was a's former URL: one article, with the lists of its latest capture (b's).
     redirect = store.insert_capture({"record_id": "<urn:redirect>", "url": b, "canonical_url": b,
                                      "fetched_at": "2021-09-17T10:00", "status": 301, "kind": "article"})
     store.save_alias(b, a, "2021-09-17T10:00", redirect)
     assert _lists(store.db, derived=False) == _lists(store.db, derived=True) == {
-        "authors": [(a, "Chingiz")], "tags": [(a, "Rail")]}
+        "authors": [(a, "Chingiz")], "tags": [(a, "Rail")], "sources": [(a, "asia"), (a, "rail")]}
 
     # An archive from before these tables gets them filled when opened.
     for table, _ in ARTICLE_LISTS.values():
         store.db.execute(f"drop table [{table}]")
     store.close()
     reopened = Store(tmp_path / "a.db")
-    assert _lists(reopened.db, derived=False) == {"authors": [(a, "Chingiz")], "tags": [(a, "Rail")]}
+    assert _lists(reopened.db, derived=False) == {"authors": [(a, "Chingiz")], "tags": [(a, "Rail")],
+                                                  "sources": [(a, "asia"), (a, "rail")]}
 
 
 def test_a_capture_is_stored_whole_or_not_at_all_and_a_batch_is_one_transaction(tmp_path, write_warc):

@@ -97,7 +97,8 @@ TABLE_OPTIONS = {
         "sort_desc": "published",
         # Sorts an index answers (archive.store.SCHEMA); any other would sort every article.
         "sortable_columns": ["id", "published", "title", "section", "version_count"],
-        "facets": ["section", {"array": "authors"}, {"array": "tags"}, {"month": "published"}, "status"],
+        "facets": [{"array": "sources"}, "section", {"array": "authors"}, {"array": "tags"}, {"month": "published"},
+                   "status"],
         "fts_table": "articles_fts",
         "fts_pk": "id",
         "searchmode": "raw",
@@ -105,7 +106,7 @@ TABLE_OPTIONS = {
     },
     "captures": {"sort_desc": "fetched_at", "facets": ["kind", "status", "content_type"]},
     "article_versions": {"sort_desc": "first_seen", "label_column": "title"},
-    "crawls": {"sort_desc": "started", "facets": ["status"]},
+    "crawls": {"sort_desc": "started", "facets": ["source", "status"]},
 }
 
 

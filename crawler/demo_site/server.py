@@ -32,7 +32,7 @@ _GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00
 
 @dataclass(frozen=True)
 class RequestLogEntry:
-    time: float          # time.time() when the request was answered (before any deliberate delay)
+    time: float          # time.time() when the request arrived
     method: str
     path: str            # path with query string, as requested
     status: int
@@ -105,7 +105,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool, allowed: bool = True):
         demo: DemoServer = self.server.demo
+        with demo._lock:
+            demo._in_flight += 1
+            demo.max_in_flight = max(demo.max_in_flight, demo._in_flight)
+        try:
+            self._answer(demo, head, allowed)
+        finally:
+            with demo._lock:
+                demo._in_flight -= 1
+
+    def _answer(self, demo: "DemoServer", head: bool, allowed: bool) -> None:
         self._logged = True
+        arrived = time.time()  # before the answer is made: making it may take a while
         if allowed:
             try:
                 resp = demo.respond(self.command, self.path, self.headers)
@@ -113,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
                 resp = _Response(500, f"demo site error: {exc!r}".encode(), "text/plain; charset=UTF-8")
         else:
             resp = _Response(405, b"Method Not Allowed", "text/plain; charset=UTF-8", (("Allow", "GET, HEAD"),))
-        demo._record(self.command, self.path, resp.status, self.headers)
+        demo._record(self.command, self.path, resp.status, self.headers, arrived)
         delay = max(resp.delay, demo._stalls.get(self.path.partition("?")[0], 0.0))
         if delay and demo._stopping.wait(delay):
             self.close_connection = True
@@ -170,6 +181,8 @@ class DemoServer:
         self._stalls: dict[str, float] = {}   # path -> seconds every answer waits
         self._started = time.time()
         self._thread: threading.Thread | None = None
+        self._in_flight = 0
+        self.max_in_flight = 0  # most requests it was answering at once: politeness, seen from the site
 
     # ---- lifecycle
     def start(self) -> "DemoServer":
@@ -207,13 +220,13 @@ class DemoServer:
         with self._lock:
             self._log.clear()
 
-    def _record(self, method, path, status, headers) -> None:
+    def _record(self, method, path, status, headers, arrived: float | None = None) -> None:
         hdrs = {}
         for k, v in (headers.items() if headers is not None else ()):
             k = _canonical_header_name(k)
             hdrs[k] = f"{hdrs[k]}, {v}" if k in hdrs else v
         with self._lock:
-            self._log.append(RequestLogEntry(time.time(), method, path, status, hdrs))
+            self._log.append(RequestLogEntry(arrived or time.time(), method, path, status, hdrs))
 
     def fail(self, path: str, times: int, status: int = 503, retry_after: str | None = "1") -> None:
         """Answer ``status`` to the next ``times`` requests of ``path``, then serve it again."""

@@ -30,9 +30,10 @@ from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutErro
 
 from archive.store import TRANSIENT_STATUSES, Store
 from crawler.frontier import Frontier, now_stamp
+from crawler.listing import read_listing
 from crawler.middlewares import PageBudgetReached
 from crawler.settings import archive_paths
-from crawler.site import MODERN_DIPLOMACY, SiteProfile
+from crawler.site import SiteProfile, profile_for
 
 
 def new_crawl_id() -> str:
@@ -68,15 +69,13 @@ class SectionSpider(scrapy.Spider):
     name = "central_asia"
 
     def __init__(self, start_url: str | None = None, section: str | None = None,
-                 crawl_id: str | None = None, profile: SiteProfile = MODERN_DIPLOMACY, **kwargs):
+                 crawl_id: str | None = None, profile: SiteProfile | None = None, **kwargs):
         super().__init__(**kwargs)
-        if section:
-            profile = profile.with_section(section)
-        if start_url:
-            profile = profile.with_start_url(start_url)
-        self.profile = profile
+        self.profile = profile or profile_for(start_url, section)
+        # Where a site's listing pages put their teasers (crawler.listing), once found.
+        self.listing_shape: tuple[str, ...] | None = None
         self.crawl_id = crawl_id or new_crawl_id()
-        self.allowed_domains = [profile.host]
+        self.allowed_domains = [self.profile.host]
         self.failures: list[tuple[str, str]] = []  # (url, reason), for the closing summary
         self.articles: dict[str, str | None] = {}  # live article url → its own latest date
         self.known: set[str] = set()  # every article URL already answered
@@ -87,6 +86,7 @@ class SectionSpider(scrapy.Spider):
         self.walking = 0  # listing requests of the walk not answered yet
         self.walk_cut = False  # a listing page of the walk failed for now: the walk stays owed
         self.listed: set[str] = set()  # listing pages requested by the walk
+        self.walk_seen: set[str] = set()  # articles its pages listed
         self.walk_reached: str | None = None  # oldest day (from article URLs) the walk read
         self.walk_next: list[str] = []  # where the walk would have gone on when it stopped
         self.sitemap_unknown: dict[str, str] = {}  # article URLs the sitemaps list, not archived → day
@@ -119,6 +119,7 @@ class SectionSpider(scrapy.Spider):
         crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(spider.robots_parsed, signal=signals.robots_parsed)
         spider.margin = settings.getint("STEPPE_KNOWN_MARGIN")
+        spider.max_listing_pages = settings.getint("STEPPE_MAX_LISTING_PAGES")
         spider.revalidate_after = datetime.now(timezone.utc) - timedelta(days=settings.getfloat("STEPPE_REVALIDATE_DAYS"))
         return spider
 
@@ -217,9 +218,8 @@ class SectionSpider(scrapy.Spider):
     def parse_listing(self, response):
         self.crawler.stats.inc_value("steppe/listing_pages")
         relist = response.meta.get("relist", False)
-        teasers = [url for url in (self.profile.article_url(response.urljoin(href))
-                                   for href in response.css(self.profile.teaser_links).getall())
-                   if url and (self.robots is None or self.robots.allowed(url, self.robots_agent))]
+        teasers, next_pages = self._read_listing(response)
+        teasers = [url for url in teasers if self.robots is None or self.robots.allowed(url, self.robots_agent)]
         # Articles are listed newest first: a listing page's worth of settled ones in a
         # row means the rest is known too. Settled: known before the walk began (one
         # that an unfinished run began, if any), not merely fetched since: a run cut
@@ -229,10 +229,13 @@ class SectionSpider(scrapy.Spider):
         known_in_a_row = response.meta.get("known_in_a_row", 0)
         for url in teasers:
             known_in_a_row = known_in_a_row + 1 if url in settled else 0
+        # A page that lists nothing the walk has not read on its earlier pages (empty,
+        # or a filter that repeats the first page whatever its number) ends it too.
+        brings_nothing = not relist and self.walk_seen.issuperset(teasers)
+        if not relist:
+            self.walk_seen.update(teasers)
         yield from self._new_articles(teasers)
-        next_pages = [url for url in (self.profile.listing_url(response.urljoin(href))
-                                      for href in response.css(self.profile.next_page_link).getall())
-                      if url and (relist or url not in self.listed)]
+        next_pages = [url for url in next_pages if relist or url not in self.listed]
         if not relist:
             # How far back the walk has read: the day of the page's last dated teaser
             # (an old sticky post at the top of page 1 says nothing of that).
@@ -241,7 +244,11 @@ class SectionSpider(scrapy.Spider):
         if response.meta.get("looking"):
             stop = not self._still_looking(end_of_listing=not next_pages)
         else:
-            stop = known_in_a_row >= (self.margin or len(teasers) or 1)
+            stop = known_in_a_row >= (self.margin or len(teasers) or 1) or brings_nothing
+        if next_pages and not relist and len(self.listed) >= self.max_listing_pages > 0:
+            self.logger.warning("%s: the listing goes on past %d pages; the walk stops here (raise"
+                                " STEPPE_MAX_LISTING_PAGES to read further)", response.url, self.max_listing_pages)
+            stop = True
         if stop:
             self.crawler.stats.set_value("steppe/listing_stopped_at", response.url)
             if not relist:
@@ -253,6 +260,21 @@ class SectionSpider(scrapy.Spider):
             yield self._listing_request(url, known_in_a_row, relist, looking=response.meta.get("looking", False))
         self._listing_answered(relist)
         yield from self._look_for_sitemap_articles()
+
+    def _read_listing(self, response) -> tuple[list[str], list[str]]:
+        """The section's articles a listing page lists, and its next pages: by the
+        platform's selectors where the site runs one steppe knows, else from the page."""
+        if not self.profile.knows_its_listing:
+            self.profile = self.profile.for_page(response.text)
+        if self.profile.knows_its_listing:
+            teasers = response.css(self.profile.teaser_links).getall()
+            next_pages = response.css(self.profile.next_page_link).getall()
+        else:
+            listing = read_listing(response.text, response.url, self.listing_shape)
+            self.listing_shape = self.listing_shape or listing.shape
+            teasers, next_pages = listing.teasers, [listing.next_page] if listing.next_page else []
+        return ([url for url in (self.profile.article_url(response.urljoin(href)) for href in teasers) if url],
+                [url for url in (self.profile.listing_url(response.urljoin(href)) for href in next_pages) if url])
 
     def spider_idle(self):
         """Read the listing once more before closing when the crawl took long enough
@@ -269,6 +291,8 @@ class SectionSpider(scrapy.Spider):
     def parse_article(self, response):
         self.crawler.stats.inc_value("steppe/article_pages")
         text = self.profile.continue_reading_text
+        if not text:  # links from article to article are followed only where a theme keeps them in the section
+            return
         hrefs = response.xpath(f'//a[@href][contains(normalize-space(string(.)), "{text}")]/@href').getall()
         # Its own frontier row goes once the archive holds it (``Frontier.due``): a
         # record that never reaches the database is fetched again.
@@ -314,7 +338,7 @@ class SectionSpider(scrapy.Spider):
             for entry in sitemap:
                 loc = entry.get("loc", "")
                 if sitemap.type == "sitemapindex":
-                    if re.search(self.profile.sitemap_follow, loc):
+                    if self.profile.follows_sitemap(loc):
                         yield from self._sitemap_request(loc)
                     continue
                 url = self.profile.article_url(loc)
