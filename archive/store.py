@@ -101,7 +101,10 @@ SCHEMA: dict[str, Table] = {
         # Indexes that answer the table's facets, filters and sorts (the month facet
         # among them) without the rows: a row holds the article's whole text.
         indexes=[("published",), ("section", "published", "status"), ("status", "published", "section"),
-                 ("title",), ("version_count",)],
+                 ("title",), ("version_count",),
+                 # An article's date by its id, without its row (one page each, text and all):
+                 # the authors query reads it for every (author, article).
+                 ("id", "published")],
         sql_indexes={"idx_articles_published_month": "substr(published, 1, 7)",
                      "idx_articles_published_desc_id": "published desc, id"},  # newest first, page by page
         fts=("title", "authors", "text"),

@@ -11,48 +11,88 @@
   selections (``tags__arraycontains=…``) and the type ("array") stay Datasette's.
   It stands in for Datasette's own ArrayFacet (see archive.serve.datasette_for),
   which it still runs for any other column.
+- Datasette's column facet, counted as archive.serve.selection says on a selection.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from datasette.database import QueryInterrupted
-from datasette.facets import ArrayFacet, Facet
+from datasette.facets import ArrayFacet, ColumnFacet, Facet
 from datasette.utils import escape_sqlite, path_with_added_args, path_with_removed_args
 
 from archive.store import ARTICLE_LISTS
 
-
-def _column(config: dict) -> str:
-    return config["config"].get("column") or config["config"]["simple"]
+from .selection import MONTH, column, counted, cube, month_of, selection
 
 
-def _unfiltered(facet: Facet) -> bool:
-    """Whether the facet counts the whole table (Datasette's SQL for it ends at the table name)."""
-    return facet.sql.rstrip().endswith(f"from {escape_sqlite(facet.table)}")
+def _sqlite_order(value):
+    """Sort key of a value as SQLite orders them: numbers, then text, then blobs."""
+    return (isinstance(value, str) + 2 * isinstance(value, bytes), value)
 
 
-async def _facet(facet: Facet, config: dict, sql: str, key: str, toggle_arg: str) -> dict:
-    """One facet's results from ``sql`` (rows of value, count), each value toggling
-    the filter ``key=value``."""
+def _by_count(counts: Counter) -> list[tuple]:
+    return sorted(counts.items(), key=lambda item: (-item[1], _sqlite_order(item[0])))
+
+
+async def _query(facet: Facet, sql: str, params: dict) -> list[tuple]:
+    """(value, count) rows of ``sql``, as many as the facet shows and one more."""
+    rows = (await facet.ds.execute(facet.database, f"{sql} limit {facet.get_facet_size() + 1}", params,
+                                   truncate=False, custom_time_limit=facet.ds.setting("facet_time_limit_ms"))).rows
+    return [(row["value"], row["count"]) for row in rows]
+
+
+async def _facet(facet: Facet, config: dict, rows: list[tuple], key: str, toggle_arg: str,
+                 labels: bool = False) -> dict:
+    """One facet's results from ``rows`` of (value, count), in order, each value
+    toggling the filter ``key=value``; ``labels``: foreign keys shown by their label."""
     size = facet.get_facet_size()
-    rows = (await facet.ds.execute(facet.database, f"{sql} limit {size + 1}", facet.params, truncate=False,
-                                   custom_time_limit=facet.ds.setting("facet_time_limit_ms"))).rows
+    name = column(config)
+    expanded = (await facet.ds.expand_foreign_keys(facet.database, facet.table, name,
+                                                   [value for value, _ in rows[:size]]) if labels else {})
     selected_pairs = facet.get_querystring_pairs()
     values = []
-    for row in rows[:size]:
-        value = str(row["value"])
-        selected = (key, value) in selected_pairs
+    for value, count in rows[:size]:
+        selected = (key, str(value)) in selected_pairs
         change = path_with_removed_args if selected else path_with_added_args
         values.append({
-            "value": value, "label": value, "count": row["count"], "selected": selected,
-            "toggle_url": facet.ds.absolute_url(facet.request, change(facet.request, {key: value})),
+            "value": value, "label": expanded.get((name, value), value), "count": count, "selected": selected,
+            "toggle_url": facet.ds.absolute_url(facet.request, change(facet.request, {key: str(value)})),
         })
-    column = _column(config)
     return {
-        "name": column, "type": facet.type, "results": values, "truncated": len(rows) > size,
+        "name": name, "type": facet.type, "results": values, "truncated": len(rows) > size,
         "hideable": config["source"] != "metadata",
-        "toggle_url": facet.ds.urls.path(path_with_removed_args(facet.request, {toggle_arg: column})),
+        "toggle_url": facet.ds.urls.path(path_with_removed_args(facet.request, {toggle_arg: name})),
     }
+
+
+class TableColumnFacet(ColumnFacet):
+    """Datasette's column facet, counted as archive.serve.selection says on a selection."""
+
+    async def facet_results(self):
+        where, rest, params = await selection(self, self.get_configs())
+        if where is None:
+            return await super().facet_results()  # indexes answer it
+        results, timed_out = [], []
+        for config in self.get_configs():
+            name = escape_sqlite(column(config))
+
+            def counts(where, name=name):
+                return (f"select {name} as value, count(*) as count from {escape_sqlite(self.table)}"
+                        f" where {name} is not null{f' and ({where})' if where else ''} group by {name}")
+
+            # Datasette's own key for a column whose name starts with _ is COLUMN__exact.
+            key = f"{column(config)}__exact" if column(config).startswith("_") else column(config)
+            try:
+                if rest is None and (cubed := await cube(self, where, "column", config)) is not None:
+                    rows = _by_count(cubed)[:self.get_facet_size() + 1]
+                else:
+                    rows = await _query(self, counted(counts, where, rest) + " order by count desc, value", params)
+                results.append(await _facet(self, config, rows, key, "_facet", labels=True))
+            except QueryInterrupted:
+                timed_out.append(column(config))
+        return results, timed_out
 
 
 class MonthFacet(Facet):
@@ -60,25 +100,34 @@ class MonthFacet(Facet):
 
     async def facet_results(self):
         results, timed_out = [], []
+        where, rest, params = await selection(self, self.get_configs())
         for config in self.get_configs():
-            column = _column(config)
-            # On the whole table, the expression the month index is on; on a selection,
-            # the same value written so that SQLite does not take that index (which
-            # would read each row for the filter) over the one the filter wants.
-            month = f"substr({'' if _unfiltered(self) else '+'}{escape_sqlite(column)}, 1, 7)"
-            sql = (f"select {month} as value, count(*) as count from ({self.sql}) "
-                   f"where {month} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]' group by {month} order by value desc")
+            name = escape_sqlite(column(config))
+
+            def counts(where, name=name):
+                # On the whole table, the expression the month index is on; on a
+                # selection, the same value written so that SQLite does not take that
+                # index (which would read each row for the filter) over the one the
+                # filter wants.
+                month = month_of(f"+{name}" if where else name)
+                return (f"select {month} as value, count(*) as count from {escape_sqlite(self.table)}"
+                        f"{f' where {where}' if where else ''} group by value having value glob {MONTH}")
+
             try:
-                results.append(await _facet(self, config, sql, f"{column}__startswith", "_facet_month"))
+                if where and rest is None and (cubed := await cube(self, where, "month", config)) is not None:
+                    rows = sorted(cubed.items(), reverse=True)[:self.get_facet_size() + 1]
+                else:
+                    rows = await _query(self, counted(counts, where, rest) + " order by value desc", params)
+                results.append(await _facet(self, config, rows, f"{column(config)}__startswith", "_facet_month"))
             except QueryInterrupted:
-                timed_out.append(column)
+                timed_out.append(column(config))
         return results, timed_out
 
 
 class ArticleListFacet(ArrayFacet):
     def _items(self, config: dict) -> tuple[str, str] | None:
         """(table, column) holding the items of this facet's column, if there is one."""
-        return ARTICLE_LISTS.get(_column(config)) if self.table == "articles" else None
+        return ARTICLE_LISTS.get(column(config)) if self.table == "articles" else None
 
     def get_configs(self):
         # What Datasette's ArrayFacet.facet_results computes: the columns without a table of items.
@@ -86,17 +135,21 @@ class ArticleListFacet(ArrayFacet):
 
     async def facet_results(self):
         results, timed_out = await super().facet_results()
+        where, rest, params = await selection(self, super().get_configs())
         for config in super().get_configs():
             if (items := self._items(config)) is None:
                 continue
             table, item = items
-            # Rows of the items table, each (article, item) once: Datasette's array
-            # facet counts an article once per distinct item too.
-            selection = "" if _unfiltered(self) else f" where article_id in (select id from ({self.sql}))"
-            sql = (f"select [{item}] as value, count(*) as count from [{table}]{selection}"
-                   " group by value order by count desc, value")
+
+            def counts(where, table=table, item=item):
+                # Rows of the items table, each (article, item) once: Datasette's array
+                # facet counts an article once per distinct item too.
+                chosen = f" where article_id in (select id from articles where {where})" if where else ""
+                return f"select [{item}] as value, count(*) as count from [{table}]{chosen} group by value"
+
             try:
-                results.append(await _facet(self, config, sql, f"{_column(config)}__arraycontains", "_facet_array"))
+                rows = await _query(self, counted(counts, where, rest) + " order by count desc, value", params)
+                results.append(await _facet(self, config, rows, f"{column(config)}__arraycontains", "_facet_array"))
             except QueryInterrupted:
-                timed_out.append(_column(config))
+                timed_out.append(column(config))
         return results, timed_out

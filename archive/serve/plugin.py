@@ -11,13 +11,11 @@ import re
 
 import markupsafe
 from datasette import hookimpl
-from datasette.facets import ColumnFacet, DateFacet
+from datasette.facets import DateFacet
 from datasette.filters import FilterArguments
 
-from archive.store import ARTICLE_LISTS
-
 from . import pages
-from .facets import ArticleListFacet, MonthFacet
+from .facets import ArticleListFacet, MonthFacet, TableColumnFacet
 from .metadata import PLUGIN
 
 ARCHIVED = markupsafe.Markup(' <a class="steppe-archived" href="{}" title="The page as archived">[archived]</a>')
@@ -36,9 +34,9 @@ def register_routes():
 
 @hookimpl
 def register_facet_classes():
-    # Datasette's own facets, ArticleListFacet in place of its ArrayFacet (whose
+    # Datasette's own facets, ours in place of its ColumnFacet and ArrayFacet (whose
     # plugin archive.serve.datasette_for blocks).
-    return [ColumnFacet, DateFacet, ArticleListFacet, MonthFacet]
+    return [TableColumnFacet, DateFacet, ArticleListFacet, MonthFacet]
 
 
 # The mapping lets a reader's connection read pages straight from the OS cache
@@ -59,19 +57,15 @@ PLAIN_PREFIX = re.compile(r"[0-9-]+")  # a date prefix, as the month facet selec
 
 @hookimpl
 def filters_from_request(request, database, table, datasette):
-    """Index-driven twins of filters Datasette runs on each row: the same rows, found
-    through article_authors/article_tags and the published index. Datasette's own
-    clauses stay (and describe the filter to the reader); these only add a narrower
-    conjunct for SQLite to start from."""
+    """An index-driven twin of ``published__startswith``, which Datasette runs as a
+    LIKE on each row: the same rows, found through the published index. Datasette's
+    own clause stays (and describes the filter to the reader); this only adds a
+    narrower conjunct for SQLite to start from. (The author and tag filters are
+    rewritten instead: archive.serve.filters.)"""
     config = datasette.plugin_config(PLUGIN)
     if not config or database != config["database"] or table != "articles":
         return None
     clauses, params = [], {}
-    for column, (items, item) in ARTICLE_LISTS.items():
-        for value in request.args.getlist(f"{column}__arraycontains"):
-            name = f"steppe_{len(params)}"
-            clauses.append(f"[articles].[id] in (select article_id from [{items}] where [{item}] = :{name})")
-            params[name] = value
     for prefix in request.args.getlist("published__startswith"):
         if PLAIN_PREFIX.fullmatch(prefix):
             low, high = f"steppe_{len(params)}", f"steppe_{len(params) + 1}"
@@ -82,10 +76,18 @@ def filters_from_request(request, database, table, datasette):
     return FilterArguments(clauses, params) if clauses else None
 
 
+# (table, column) of the cells render_cell may change; table None: a canned query's.
+# Every cell of every page is offered to the hook, and reading the plugin's
+# configuration costs more than the rest of a cell: the others are let go first.
+CELLS = {("articles", "url"), ("captures", "url"), ("articles", "version_count"), (None, "article"), (None, "snippet")}
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
+    if (table, column) not in CELLS or value in (None, ""):
+        return None
     config = datasette.plugin_config(PLUGIN)
-    if not config or database != config["database"] or value in (None, ""):
+    if not config or database != config["database"]:
         return None
     path = datasette.urls.path
     if table in ("articles", "captures") and column == "url":
