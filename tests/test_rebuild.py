@@ -135,7 +135,8 @@ def test_a_file_cut_anywhere_but_between_records_is_reported(live, tmp_path):
         cut_file.write_bytes(data[:cut])
         bad = []
         whole = list(scan(cut_file, bad, lambda n: None))
-        assert [b.problem for b in bad] == ["truncated record (the file ends inside it)"], cut
+        # Cut inside a record's header, warcio fails on it: said as unreadable from there.
+        assert len(bad) == 1 and bad[0].problem.startswith(("truncated record", "unreadable from here on")), cut
         assert all(r.location.offset + r.location.length <= cut for r in whole), cut
 
 
