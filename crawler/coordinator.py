@@ -32,7 +32,7 @@ def worker_command(redis_url: str, data_dir: Path, namespace: str, lease_seconds
 
 
 def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, data_dir: Path, workers: int = 0,
-                      namespace: str = "steppe", lease_seconds: float = 30.0, interval: float = 2.0,
+                      namespace: str = "steppe", lease_seconds: float = 30.0, interval: float = 1.0,
                       out: TextIO = sys.stderr) -> dict[str, dict]:
     """Put the sources in Redis (replacing whatever crawl ``namespace`` held), start
     ``workers`` local workers on ``data_dir``, and follow the crawl until no host is

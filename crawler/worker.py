@@ -93,7 +93,7 @@ def recover_dead_workers(data_dir: Path, db_path: Path, warc_dir: Path, me: str)
 
 class Worker:
     def __init__(self, queue: CrawlQueue, data_dir: Path, worker_id: str, settings: dict,
-                 hosts: int = 8, lease_seconds: float = 30.0, poll: float = 1.0):
+                 hosts: int = 8, lease_seconds: float = 30.0, poll: float = 0.5):
         self.queue = queue
         self.data_dir = Path(data_dir)
         self.id = worker_id

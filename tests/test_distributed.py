@@ -26,7 +26,7 @@ from conftest import readable, steppe, warcio
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
                                 reason="redis-server is not installed (apt-get install redis-server)")
 
-DELAY = 0.4
+DELAY = 0.25
 JITTER = 0.1  # how late a request may be seen to arrive: the servers share one Python process
 
 
@@ -235,7 +235,7 @@ def test_the_database_equals_a_single_process_crawl_and_a_rebuild(hosts, distrib
     assert archive_digest(tmp_path / "rebuilt.db") == digest
 
 
-def test_a_recrawl_with_three_workers_costs_what_it_costs_one_process(hosts, redis_server, distributed, single):
+def test_a_recrawl_with_two_workers_costs_what_it_costs_one_process(hosts, redis_server, distributed, single):
     _, data_dir, _, _ = distributed
     single_dir, _ = single
     clear(hosts)
@@ -244,7 +244,7 @@ def test_a_recrawl_with_three_workers_costs_what_it_costs_one_process(hosts, red
     assert result.returncode == 0, result.stdout + result.stderr
     one = {name: fetches(log) for name, log in request_logs(hosts).items()}
     clear(hosts)
-    result = steppe("crawl", "--redis", redis_server.url, "--namespace", "main", "--workers", "3", "--no-delay",
+    result = steppe("crawl", "--redis", redis_server.url, "--namespace", "main", "--workers", "2", "--no-delay",
                     "--sources", str(single_dir.parent / "sources.toml"), "--data-dir", str(data_dir),
                     "-s", "DOWNLOAD_TIMEOUT=5", timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -257,7 +257,7 @@ def test_a_killed_worker_and_a_restarted_redis_lose_nothing(hosts, redis_server,
     """A worker SIGKILLed mid-crawl, then Redis (append-only file on) restarted: the
     crawl completes, every article once, every WARC file whole."""
     demo = {name: hosts[name] for name in ("zox0", "zox1", "zox2")}
-    sources = write_sources(tmp_path / "sources.toml", demo, 0.15)
+    sources = write_sources(tmp_path / "sources.toml", demo, 0.1)
     data_dir = tmp_path / "data"
     clear(hosts)
     victim = worker(redis_server, data_dir, "faults", "victim", "--hosts", "1")
