@@ -171,7 +171,12 @@ class Worker:
                 self.unreachable_since = now
                 log.warning("Redis at %s is out of reach (%s); crawls under way go on, waiting for it",
                             self.queue.url, exc)
-            elif now - self.unreachable_since > REDIS_PATIENCE:
+            if self.active and now - self.renewed > 0.9 * self.lease_seconds:
+                # Our leases may have run out: another worker could take the hosts as soon
+                # as Redis is back. Politeness first: stop, and let the queue decide.
+                for host in list(self.active):
+                    self._lease_lost(host)
+            if now - self.unreachable_since > REDIS_PATIENCE:
                 self._give_up(f"Redis at {self.queue.url} out of reach for {REDIS_PATIENCE:.0f}s ({exc})")
 
     def _tick(self):
@@ -234,8 +239,7 @@ class Worker:
     def _lease_lost(self, host: str):
         """Another worker may crawl the host now: stop ours at once, politeness first."""
         if host in self.active and host not in self.lost:
-            log.warning("worker %s lost its lease on %s (Redis unreachable too long?); stopping its crawl",
-                        self.id, host)
+            log.warning("worker %s lost its lease on %s (or cannot renew it); stopping its crawl", self.id, host)
             self.lost.add(host)
             for run in self.active[host]:
                 if run.crawl_id and run.crawler.crawling:
