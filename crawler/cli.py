@@ -181,7 +181,7 @@ def main():
               help="Crawl with `steppe worker`s: put the sources in this Redis (redis://host:6379/0) and "
                    "follow the crawl to its end.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, metavar="N",
-              help="With --redis: start N local workers on --data-dir too.")
+              help="With --redis: start N local workers on --data-dir too, each with its share of the hosts.")
 @_redis_options
 @_crawl_options
 def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages, redis_url, workers, namespace,
@@ -272,7 +272,8 @@ def _crawl_distributed(redis_url, sources, settings, data_dir, workers, namespac
 @click.option("--worker-id", metavar="NAME", help="Name in this worker's crawl ids and WARC files "
               "(default: host name and process id).")
 @click.option("--hosts", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Hosts this worker crawls at the same time (each one request at a time).")
+              help="Hosts this worker crawls at the same time (each one request at a time); with many "
+                   "workers on a CPU-bound crawl, about hosts / workers, so that each gets its share.")
 @click.option("--wait", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
               help="How long to wait for a crawl to be put in Redis.")
 @_redis_options

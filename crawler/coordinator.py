@@ -25,10 +25,11 @@ def hosts_of(sources: list[Source]) -> dict[str, list[Source]]:
     return hosts
 
 
-def worker_command(redis_url: str, data_dir: Path, namespace: str, lease_seconds: float, name: str) -> list[str]:
+def worker_command(redis_url: str, data_dir: Path, namespace: str, lease_seconds: float, name: str,
+                   hosts: int) -> list[str]:
     return [sys.executable, "-m", "crawler.cli", "worker", "--redis", redis_url, "--data-dir", str(data_dir),
             "--namespace", namespace, "--lease-seconds", str(lease_seconds), "--worker-id", name,
-            "-s", "STEPPE_PROGRESS_INTERVAL=0"]  # the crawl command's line says how it goes
+            "--hosts", str(hosts), "-s", "STEPPE_PROGRESS_INTERVAL=0"]  # the crawl command's line says how it goes
 
 
 def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, data_dir: Path, workers: int = 0,
@@ -42,9 +43,12 @@ def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, 
     hosts = hosts_of(sources)
     queue = CrawlQueue(redis_url, namespace)
     queue.submit(hosts, settings)
-    stamp = f"{os.getpid()}"
+    # Each its share of the hosts at once: the first worker up would otherwise take them
+    # all (a host is never split), and the others would wait.
+    share = -(-len(hosts) // workers) if workers else 0
     procs = [subprocess.Popen(worker_command(redis_url, data_dir, namespace, lease_seconds,
-                                             f"{os.uname().nodename}-{stamp}-{n}")) for n in range(workers)]
+                                             f"{os.uname().nodename}-{os.getpid()}-{n}", share))
+             for n in range(workers)]
     started, unreachable = time.monotonic(), False
     try:
         while True:
