@@ -60,23 +60,25 @@ def worker_of(crawl_id: str) -> str | None:
     return crawl_id.partition("@")[2] or None
 
 
-def recover_dead_workers(data_dir: Path, db_path: Path, warc_dir: Path, me: str) -> list[str]:
+def recover_dead_workers(data_dir: Path, db_path: Path, warc_dir: Path, me: str, mine_too: bool = False) -> list[str]:
     """Recover the runs of workers that died (their own lock free): close their
     ``.open`` WARC files, ingest what the database lacks, mark the runs interrupted.
-    Returns the runs recovered."""
+    ``mine_too``: and those of an earlier worker of ``me``'s name (a process id used
+    again), before ``me`` starts any. Returns the runs recovered."""
     store = Store(db_path)
     try:
         running = [crawl_id for (crawl_id,) in store.db.execute("select id from crawls where status = 'running'")]
         dead: dict[str, list[str]] = {}
         for crawl_id in running:
             worker = worker_of(crawl_id)
-            if worker and worker != me:
+            if worker and (worker != me or mine_too):
                 dead.setdefault(worker, []).append(crawl_id)
         recovered = []
         for worker, crawls in dead.items():
             lock_dir = data_dir / WORKERS_DIR / worker
             try:
-                hold(lock_dir)  # taken: its worker is gone, and no other worker recovers it now
+                if worker != me:  # our own we hold already
+                    hold(lock_dir)  # taken: its worker is gone, and no other worker recovers it now
             except ArchiveLocked:
                 continue
             try:
@@ -85,7 +87,8 @@ def recover_dead_workers(data_dir: Path, db_path: Path, warc_dir: Path, me: str)
                             ", ".join(crawls), worker, len(recovery.files_closed), recovery.records_ingested)
                 recovered += crawls
             finally:
-                release(lock_dir)
+                if worker != me:
+                    release(lock_dir)
         return recovered
     finally:
         store.close()
@@ -122,6 +125,7 @@ class Worker:
         scrapy_settings = crawl_settings(self.data_dir, self.settings)
         self.warc_dir, self.db_path = archive_paths(scrapy_settings)
         self._open_store()
+        recover_dead_workers(self.data_dir, self.db_path, self.warc_dir, self.id, mine_too=True)
         install_reactor(scrapy_settings["TWISTED_REACTOR"])
         from twisted.internet import reactor
         from twisted.internet.task import LoopingCall

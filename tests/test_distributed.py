@@ -318,3 +318,29 @@ def test_a_redis_that_lost_the_crawl_is_said_and_the_crawl_resumes(hosts, tmp_pa
     fetched = Counter(canonical_url(server_.url + path) for path in fetches(server_.requests).elements())
     assert [url for url in article_paths if fetched[url] > 1] == []  # the second run went on, not over
     assert_warc_files_whole(data_dir)
+
+
+@pytest.mark.parametrize("me", ["other", "gone"])
+def test_a_dead_workers_open_file_and_run_are_recovered_by_another_or_by_its_namesake(tmp_path, me):
+    """What a worker killed outright leaves (an .open WARC file, a run still running) is
+    recovered by any other worker, and by a new worker of its name (a pid used again)."""
+    from archive.store import Store
+    from archive.warc import WarcWriter
+    from crawler.worker import recover_dead_workers
+
+    from conftest import html_exchange
+
+    data_dir, crawl_id = tmp_path / "data", "20260101T000000Z-abcdef@gone"
+    data_dir.mkdir()
+    store = Store(data_dir / "archive.db")
+    store.start_crawl(crawl_id, started="2026-01-01T00:00:00+00:00")
+    store.close()
+    writer = WarcWriter(data_dir / "warcs", f"steppe-{crawl_id}", info={"crawl-id": crawl_id})
+    # Written (each exchange is flushed), never closed: the worker was killed.
+    writer.write_exchange(html_exchange("http://127.0.0.1:9/page", "<html><title>t</title></html>"))
+    assert recover_dead_workers(data_dir, data_dir / "archive.db", data_dir / "warcs", me,
+                                mine_too=me == "gone") == [crawl_id]
+    assert not list((data_dir / "warcs").glob("*.open"))
+    db = sqlite_utils.Database(data_dir / "archive.db")
+    assert db.execute("select status from crawls").fetchall() == [("interrupted",)]
+    assert db["captures"].count == 1
