@@ -70,6 +70,31 @@ def hold(data_dir: str | os.PathLike) -> Path:
     return path
 
 
+def share(data_dir: str | os.PathLike) -> None:
+    """Take the data directory's lock shared, for the rest of this process's life: the
+    workers of a distributed crawl write into one data directory together, while a
+    single-process crawl (which takes it alone, see ``hold``) must wait for all of them,
+    and they for it. Raises ``ArchiveLocked`` while a single-process crawl holds it."""
+    data_dir = Path(data_dir).resolve()
+    path = data_dir / LOCK_NAME
+    data_dir.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise ArchiveLocked(f"{data_dir} is in use by another steppe process (pid {holder})") from None
+        if _same_file(fd, path):
+            _shared.append(fd)  # kept open: the lock lasts as long as the process
+            return
+        os.close(fd)
+
+
+_shared: list[int] = []
+
+
 def _same_file(fd: int, path: Path) -> bool:
     try:
         here = os.stat(path)

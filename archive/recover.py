@@ -67,16 +67,21 @@ def close_open_file(path: Path) -> tuple[Path, int]:
     return final, size - end
 
 
-def recover(warc_dir: Path, store: Store, layout: PageLayout) -> Recovery:
-    """Bring a data directory back to a consistent state. Call it holding the lock."""
+def recover(warc_dir: Path, store: Store, layout: PageLayout, crawls: list[str] | None = None) -> Recovery:
+    """Bring a data directory back to a consistent state. Call it holding the lock.
+
+    ``crawls``: only these runs, where other runs still write to the same directory
+    (the workers of a distributed crawl, see ``crawler.worker``)."""
     recovery = Recovery()
-    for path in sorted(Path(warc_dir).glob(f"*{OPEN_SUFFIX}")):
+    patterns = [f"steppe-{crawl_id}-*{OPEN_SUFFIX}" for crawl_id in crawls] if crawls is not None else [f"*{OPEN_SUFFIX}"]
+    for path in sorted(path for pattern in patterns for path in Path(warc_dir).glob(pattern)):
         final, cut = close_open_file(path)
         recovery.files_closed.append(final.name)
         recovery.bytes_cut += cut
         log.warning("closed %s left open by an interrupted crawl (%d bytes of a torn record cut)", final.name, cut)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for (crawl_id,) in store.db.execute("select id from crawls where status = 'running'").fetchall():
+    running = [crawl_id for (crawl_id,) in store.db.execute("select id from crawls where status = 'running'")]
+    for crawl_id in running if crawls is None else set(running) & set(crawls):
         # Its records may have reached the WARC files and not yet the database.
         for path in sorted(Path(warc_dir).glob(f"steppe-{crawl_id}-*.warc.gz")):
             for response in iter_responses(path):

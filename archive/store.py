@@ -215,6 +215,9 @@ class Store:
                 f"{Path(path).resolve().as_uri()}?mode=ro{immutable}", uri=True))
             return
         self.db = sqlite_utils.Database(path)
+        # The workers of a distributed crawl write into one database: wait for each
+        # other's short transactions rather than fail.
+        self.db.execute("PRAGMA busy_timeout = 60000")
         self.db.execute("PRAGMA foreign_keys = ON")
         if str(path) != ":memory:":
             self.db.enable_wal()
@@ -291,9 +294,23 @@ class Store:
     @contextmanager
     def transaction(self):
         """Writes that land together or not at all; nested, a savepoint. sqlite-utils
-        commits each statement run outside one, so a batch needs this to be a batch."""
-        with self.db.atomic():
+        commits each statement run outside one, so a batch needs this to be a batch.
+
+        IMMEDIATE: a batch reads before it writes, and a read transaction of WAL that
+        another process wrote past cannot become a write one (SQLITE_BUSY, no waiting);
+        taking the write lock first makes it wait its turn instead."""
+        if self.db.conn.in_transaction:
+            with self.db.atomic():
+                yield self.db
+            return
+        self.db.conn.execute("BEGIN IMMEDIATE")
+        try:
             yield self.db
+            self.db.conn.execute("COMMIT")
+        except BaseException:
+            if self.db.conn.in_transaction:
+                self.db.conn.rollback()
+            raise
 
     def commit_and_go_on(self) -> None:
         """Inside ``transaction()``: make what it wrote so far durable, and go on in a new one."""

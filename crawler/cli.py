@@ -79,6 +79,19 @@ class _WithoutTraceback(logging.Filter):
 _ROBOTS_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
 
 
+def _redis_options(command):
+    options = [
+        click.option("--namespace", default="steppe", show_default=True, metavar="NAME",
+                     help="Prefix of the crawl's Redis keys: several crawls can share one Redis."),
+        click.option("--lease-seconds", type=click.FloatRange(min=1), default=30.0, show_default=True,
+                     metavar="SECONDS", help="How long a host stays leased to a worker that stopped answering "
+                     "(killed, cut off) before another takes it."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def _run_and_report(data_dir: Path, settings: dict, sources: list) -> None:
     logging.getLogger(_ROBOTS_LOGGER).addFilter(_WithoutTraceback())
     try:
@@ -164,8 +177,15 @@ def main():
 @click.option("--full", is_flag=True,
               help="Fetch every listing page and article again, as on a first crawl.")
 @click.option("--max-pages", type=click.IntRange(min=1), metavar="N", help="Stop after N responses (per source).")
+@click.option("--redis", "redis_url", metavar="URL",
+              help="Crawl with `steppe worker`s: put the sources in this Redis (redis://host:6379/0) and "
+                   "follow the crawl to its end.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, metavar="N",
+              help="With --redis: start N local workers on --data-dir too, each with its share of the hosts.")
+@_redis_options
 @_crawl_options
-def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages, data_dir, overrides, verbose):
+def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages, redis_url, workers, namespace,
+          lease_seconds, data_dir, overrides, verbose):
     """Crawl sections: listing pages, their pagination, and articles ("Continue
     Reading" links too, where the site's theme keeps them in the section).
 
@@ -179,6 +199,9 @@ def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages,
     directory that already holds articles the crawl is incremental: it fetches new
     articles, and known ones only where they may have changed (young ones, and those
     the site's sitemaps show as modified or no longer list).
+
+    With --redis the crawl is shared by `steppe worker` processes on any machines
+    (see `steppe worker --help`), a host to one worker at a time.
 
     Exit status: 0 every crawl finished (pages that failed are listed); 1 a crawl
     failed (its start page could not be read, or it was interrupted); 2 bad usage;
@@ -210,7 +233,78 @@ def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages,
         settings["STEPPE_FULL"] = True
     if max_pages:
         settings["STEPPE_MAX_PAGES"] = max_pages
+    if redis_url:
+        _crawl_distributed(redis_url, sources, settings, data_dir, workers, namespace, lease_seconds)
+    elif workers:
+        raise click.BadParameter("goes with --redis", param_hint="--workers")
     _run_and_report(data_dir, settings, sources)
+
+
+def _crawl_distributed(redis_url, sources, settings, data_dir, workers, namespace, lease_seconds) -> None:
+    import redis
+
+    from crawler.coordinator import crawl_distributed
+    from crawler.distributed import StateLost
+
+    # The crawl command's own log level and progress are not the workers'.
+    settings = {name: value for name, value in settings.items()
+                if name not in ("LOG_LEVEL", "STEPPE_PROGRESS_INTERVAL")}
+    try:
+        outcomes = crawl_distributed(redis_url, sources, settings, data_dir=data_dir, workers=workers,
+                                     namespace=namespace, lease_seconds=lease_seconds)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        _fail(f"cannot reach Redis at {redis_url} ({exc}); not crawling")
+    except (StateLost, RuntimeError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted (Ctrl-C); the hosts not crawled stay in Redis for workers to take")
+    ok = not any(outcome.get("workers_failed") for outcome in outcomes.values())
+    for host, outcome in sorted(outcomes.items()):
+        for crawl in outcome["crawls"]:
+            ok = ok and crawl["status"] == "finished"
+            click.echo(f"crawl {crawl['crawl_id']} of {crawl['source']} {crawl['status']}: {crawl['pages']} pages"
+                       f" archived, {crawl['articles_new']} new articles, {crawl['errors']} errors")
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+@main.command(short_help="Work on a crawl shared through Redis (see crawl --redis).")
+@click.option("--redis", "redis_url", metavar="URL", required=True, help="The crawl's Redis: redis://host:6379/0.")
+@click.option("--worker-id", metavar="NAME", help="Name in this worker's crawl ids and WARC files "
+              "(default: host name and process id).")
+@click.option("--hosts", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Hosts this worker crawls at the same time (each one request at a time); with many "
+                   "workers on a CPU-bound crawl, about hosts / workers, so that each gets its share.")
+@click.option("--wait", type=click.FloatRange(min=0), default=60.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for a crawl to be put in Redis.")
+@_redis_options
+@_crawl_options
+def worker(redis_url, worker_id, hosts, wait, namespace, lease_seconds, data_dir, overrides, verbose):
+    """Take hosts from the crawl in Redis and crawl them into DIR, until no host is
+    waiting or leased. Run any number, on any number of machines sharing DIR (one
+    database, each worker's WARC files of its own).
+
+    Exit status: 0 the crawl is over; 1 Redis lost the crawl or could not be reached
+    (put the sources in again with `steppe crawl --redis`: the archive knows what was
+    fetched), or no crawl was put in within --wait; 3 a single-process crawl is using DIR.
+    """
+    import redis
+
+    from crawler.worker import run_worker
+
+    logging.getLogger(_ROBOTS_LOGGER).addFilter(_WithoutTraceback())
+    try:
+        done = run_worker(redis_url, data_dir, _base_settings(overrides, verbose), worker_id=worker_id,
+                          namespace=namespace, hosts=hosts, lease_seconds=lease_seconds, wait=wait)
+    except ArchiveLocked as exc:
+        click.echo(f"steppe: {exc}; not working", err=True)
+        sys.exit(EXIT_LOCKED)
+    except LookupError as exc:
+        _fail(f"no crawl to work on ({exc}); put one in with `steppe crawl --redis {redis_url}`")
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        _fail(f"cannot reach Redis at {redis_url} ({exc})")
+    if done.error:
+        _fail(done.error)
+    sys.exit(EXIT_OK)
 
 
 @main.command(short_help="Crawl the bundled demo site on 127.0.0.1 (no delays).")

@@ -79,9 +79,14 @@ class ArchiveIngest:
     @classmethod
     def from_crawler(cls, crawler):
         # One crawl per data directory: a second one stops here, before it opens any file.
-        hold(crawler.settings["STEPPE_DATA_DIR"])
+        # The workers of a distributed crawl share theirs (crawler.worker holds it shared).
+        if not crawler.settings.getbool("STEPPE_SHARED_DATA_DIR"):
+            hold(crawler.settings["STEPPE_DATA_DIR"])
         warc_dir, db_path = archive_paths(crawler.settings)
-        return cls(crawler, warc_dir, db_path, crawler.settings.getint("STEPPE_INGEST_WORKERS"))
+        ingest = cls(crawler, warc_dir, db_path, crawler.settings.getint("STEPPE_INGEST_WORKERS"))
+        if crawler.settings.getbool("STEPPE_SHARED_DATA_DIR"):
+            _recovered.add(warc_dir)  # other workers' .open files are being written: the worker recovers the dead ones'
+        return ingest
 
     def spider_opened(self, spider):
         self.db_path.parent.mkdir(parents=True, exist_ok=True)

@@ -107,8 +107,9 @@ class _Run:
     started: float = 0.0
     seconds: float = 0.0
 
-    def start(self, process: CrawlerProcess):
-        self.crawl_id, self.started = new_crawl_id(), time.monotonic()
+    def start(self, process: CrawlerProcess, worker: str = ""):
+        """``worker``: the distributed crawl's worker, named in the crawl id after an @."""
+        self.crawl_id, self.started = new_crawl_id() + (f"@{worker}" if worker else ""), time.monotonic()
         done = process.crawl(self.crawler, profile=self.profile, crawl_id=self.crawl_id)
         return done.addBoth(self._ended)
 

@@ -79,6 +79,9 @@ STEPPE_DATA_DIR = "data"
 # Override one of the two places alone (empty: under STEPPE_DATA_DIR).
 STEPPE_WARC_DIR = ""
 STEPPE_DB_PATH = ""
+# Set by `steppe worker`: several processes write into the data directory at once,
+# each WARC files of its own; none takes it alone or recovers another's open file.
+STEPPE_SHARED_DATA_DIR = False
 # A WARC file is closed and a new one started past this size (bytes).
 STEPPE_WARC_MAX_SIZE = 10**9
 # Longest wait a Retry-After header may ask of us (seconds); longer asks wait this long.

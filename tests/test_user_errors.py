@@ -236,10 +236,10 @@ def test_help_fits_80_columns_and_states_exit_statuses():
     result = subprocess.run([sys.executable, "-m", "crawler.cli", "--help"], capture_output=True, text=True,
                             env=env)
     commands = result.stdout.split("Commands:\n", 1)[1].splitlines()
-    assert len(commands) == 8
+    assert len(commands) == 9
     for line in commands:
         assert len(line) <= 80 and not line.endswith("..."), line
-    for command in ("crawl", "demo", "status", "schedule", "rebuild", "serve", "index", "export"):
+    for command in ("crawl", "worker", "demo", "status", "schedule", "rebuild", "serve", "index", "export"):
         help_text = " ".join(steppe(command, "--help").stdout.split())
         assert "Exit status: 0" in help_text, command
 
