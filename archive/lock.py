@@ -47,19 +47,7 @@ def hold(data_dir: str | os.PathLike) -> Path:
     made_directory = not data_dir.exists()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
-                os.close(fd)
-                raise ArchiveLocked(f"{data_dir} is in use by another steppe process (pid {holder})") from None
-            # The holder we waited on may have removed the file as it let go: our lock
-            # on the old file would then guard nothing. Lock the file that is there.
-            if _same_file(fd, path):
-                break
-            os.close(fd)
+        fd = _locked(data_dir, path, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except OSError as exc:
@@ -78,21 +66,27 @@ def share(data_dir: str | os.PathLike) -> None:
     data_dir = Path(data_dir).resolve()
     path = data_dir / LOCK_NAME
     data_dir.mkdir(parents=True, exist_ok=True)
+    _shared.append(_locked(data_dir, path, fcntl.LOCK_SH))  # kept open: the lock lasts as long as the process
+
+
+_shared: list[int] = []
+
+
+def _locked(data_dir: Path, path: Path, mode: int) -> int:
+    """The lock file, open and locked in ``mode`` (LOCK_EX or LOCK_SH), or ArchiveLocked."""
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
             raise ArchiveLocked(f"{data_dir} is in use by another steppe process (pid {holder})") from None
+        # The holder we waited on may have removed the file as it let go: our lock on
+        # the old file would then guard nothing. Lock the file that is there.
         if _same_file(fd, path):
-            _shared.append(fd)  # kept open: the lock lasts as long as the process
-            return
+            return fd
         os.close(fd)
-
-
-_shared: list[int] = []
 
 
 def _same_file(fd: int, path: Path) -> bool:
