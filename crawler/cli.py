@@ -215,7 +215,8 @@ def crawl(start_urls, sources_file, section, contact, no_delay, full, max_pages,
         raise click.BadParameter("goes with one source only", param_hint="--section")
     try:
         sources = read_sources(sources_file) if sources_file else []
-        sources += [Source(url, section=section) for url in start_urls] or ([] if sources else [Source(section=section)])
+        sources += [Source(url, section=section) for url in start_urls]
+        sources = sources or [Source(section=section)]  # none given: Modern Diplomacy
         profiles = check_sources(sources)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--sources" if sources_file else "--start-url") from None
