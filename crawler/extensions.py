@@ -73,6 +73,7 @@ class ArchiveIngest:
         self.database_error: str | None = None
         self.task = LoopingCall(self.store_ready)
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.engine_started, signal=signals.engine_started)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(self.response_archived, signal=response_archived)
 
@@ -106,6 +107,12 @@ class ArchiveIngest:
         )
         self.readers = _shared_readers(self.workers)
         self.task.start(self.batch_interval, now=False)
+
+    async def engine_started(self):
+        # Stopped while it opened, which stops no engine (not running yet): it stops now,
+        # so that its run is closed as interrupted (runner.StoppableProcess).
+        if not self.crawler.crawling:
+            await self.crawler.engine.stop_async()
 
     def response_archived(self, request, response, location, warc_dir, original=None):
         self.pending += 1

@@ -73,7 +73,7 @@ def run_crawls(data_dir: Path, sources: list[Source], settings: dict | None = No
     _, db_path = archive_paths(scrapy_settings)
     if db_path.exists():
         Store(db_path).close()
-    process = CrawlerProcess(scrapy_settings)
+    process = StoppableProcess(scrapy_settings)
     runs: list[_Run] = []
     hosts: dict[str, list[_Run]] = {}
     for source, profile in zip(sources, profiles):
@@ -97,6 +97,16 @@ def run_crawls(data_dir: Path, sources: list[Source], settings: dict | None = No
         raise KeyboardInterrupt
     process.start()
     return [run.summary(data_dir) for run in runs]
+
+
+class StoppableProcess(CrawlerProcess):
+    """A Ctrl-C (SIGTERM) while a crawl opens stops it too. Scrapy stops only the
+    crawls whose engine runs, then the reactor: under a crawl still opening, whose run
+    would stay ``running`` and its summary say ``failed``. Here every crawl ends
+    first; one that opens after the stop ends itself (``ArchiveIngest.engine_started``)."""
+
+    def stop(self):
+        return super().stop().addBoth(lambda _: self.join())
 
 
 @dataclass

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import redis
-from scrapy.crawler import Crawler, CrawlerProcess
+from scrapy.crawler import Crawler
 from scrapy.utils.reactor import install_reactor
 
 from archive.layouts import LAYOUTS
@@ -34,7 +34,7 @@ from archive.lock import ArchiveLocked, hold, release, share
 from archive.recover import recover
 from archive.store import Store
 from crawler.distributed import CrawlQueue, StateLost, lost_message
-from crawler.runner import CrawlSummary, _Run, crawl_settings
+from crawler.runner import CrawlSummary, StoppableProcess, _Run, crawl_settings
 from crawler.settings import archive_paths
 from crawler.spiders.section import SectionSpider
 
@@ -112,7 +112,7 @@ class Worker:
         self.error: str | None = None
         self.renewed = 0.0
         self.unreachable_since: float | None = None
-        self.process: CrawlerProcess | None = None
+        self.process: StoppableProcess | None = None
         self.settings = None
         self.warc_dir = self.db_path = None
 
@@ -130,7 +130,7 @@ class Worker:
         from twisted.internet import reactor
         from twisted.internet.task import LoopingCall
 
-        self.process = CrawlerProcess(scrapy_settings)
+        self.process = StoppableProcess(scrapy_settings)
         loop = LoopingCall(self.tick)
         reactor.callWhenRunning(self._hook_signals)
         reactor.callWhenRunning(lambda: loop.start(self.poll).addErrback(self._crashed))

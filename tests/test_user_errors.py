@@ -197,6 +197,39 @@ def test_ctrl_c_in_the_first_second_of_the_demo(tmp_path, after):
         assert _count(data_dir / "archive.db", "select count(*) from crawls where status != 'interrupted'") == 0
 
 
+class InterruptWhileOpening:
+    """An extension that sends its own process a Ctrl-C as the crawl opens, before its
+    engine runs: the moment a Ctrl-C in the first second of a run often lands on."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from scrapy import signals
+
+        crawler.signals.connect(cls.interrupt, signal=signals.spider_opened)
+        return cls()
+
+    @staticmethod
+    def interrupt(spider):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_while_the_crawl_opens_closes_its_run_as_interrupted(tmp_path):
+    from crawler.demo_site import DemoSite, serve_site
+
+    extensions = ('{"crawler.extensions.ArchiveIngest": 500, "crawler.extensions.ProgressReport": 510,'
+                  ' "test_user_errors.InterruptWhileOpening": 400}')
+    with serve_site(DemoSite.build(n_articles=24, seed=3)) as server:
+        result = subprocess.run(
+            [sys.executable, "-m", "crawler.cli", "crawl", "--no-delay", "--start-url", server.section_url,
+             "--data-dir", str(tmp_path / "data"), "-s", f"EXTENSIONS={extensions}"],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), *sys.path])})
+    fails_cleanly(result, EXIT_FAILED)
+    assert " interrupted: " in result.stdout, result.stdout + result.stderr
+    assert _count(tmp_path / "data" / "archive.db", "select count(*) from crawls where status != 'interrupted'") == 0
+    assert "steppe.lock" not in files_in(tmp_path / "data")
+
+
 def test_serve_on_a_port_in_use(archive_copy):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
