@@ -18,10 +18,11 @@ from urllib.parse import urljoin, urlsplit
 
 from .extract import ArticleRecord, decode_html, read_page
 from .layouts import LAYOUTS, PageLayout, layout_of_page
+from .membership import says_in_section
 from .problems import Problem
 from .store import GONE_STATUSES, Store
 from .urls import canonical_url, is_section_listing, source_name
-from .warc import ArchivedResponse, RecordLocation, read_response
+from .warc import FOUND_VIA, ArchivedResponse, RecordLocation, read_response
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -101,6 +102,11 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
             return CaptureReading(kind, canonical, problems=problems + charset_problems)
     reading = read_page(html, response.url, layout)
     problems += charset_problems + reading.problems
+    via = response.warc_headers.get(FOUND_VIA)
+    if reading.article is not None and via and section and not says_in_section(html, response.url, section):
+        # Reached by a read-next link, and the page names another section: a capture only.
+        return CaptureReading(kind, reading.canonical_url, None,
+                              problems + [Problem.note(f"not in the section (a read-next link of {via} led here)")])
     kind = "article" if reading.article is not None else kind
     return CaptureReading(kind, reading.canonical_url, reading.article, problems)
 

@@ -191,6 +191,8 @@ SCHEMA: dict[str, Table] = {
             "last_attempt": (str, "When it last failed (UTC)"),
             "last_error": (str, "Why it last failed, or the permanent answer that ended it"),
             "wait_runs": (int, "Runs to skip before trying again: the backoff across runs"),
+            "found_via": (str, "The article whose read-next link found it, when the section's listing did not:"
+                               " it is the section's only where its page says so"),
         },
         pk=("section", "url"),
         indexes=[("state",)],

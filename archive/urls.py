@@ -42,7 +42,7 @@ def same_host(a: str, b: str) -> bool:
 # before it (Joomla's ?start=N and ?limitstart=N): either way a next page has a
 # greater number.
 PAGE_PARAM = re.compile(r"page|paged|pg|pagenum|page_?num(ber)?|pageindex|pagen_\d+|start|limitstart", re.IGNORECASE)
-PAGE_PATH = re.compile(r"^(?P<root>.*/)page/(?P<n>\d+)/?$")
+PAGE_PATH = re.compile(r"^(?P<root>.*/)page[/-]?(?P<n>\d+)/?$")  # /page/2/ (WordPress, DLE), /page-2, /page2 (Jekyll)
 
 
 def listing_key(url: str) -> tuple[str, int | None]:

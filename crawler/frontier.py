@@ -142,19 +142,22 @@ class Frontier:
         self._write(f"delete from frontier where section = ? and kind = 'article' and state in ('owed', 'sought')"
                     f" and ({_ARCHIVED})", [self.section])
 
-    def due(self) -> list[str]:
-        """The owed articles this run fetches. Call once per run, at its start: it
-        counts the backoff of the others down."""
+    def due(self) -> dict[str, str | None]:
+        """The owed articles this run fetches (each with the page whose read-next link
+        found it, if that is how). Call once per run, at its start: it counts the
+        backoff of the others down."""
         self.drop_archived()
-        due = self._urls("kind = 'article' and state = 'owed' and wait_runs = 0", [])
+        due = dict(self.db.execute("select url, found_via from frontier where section = ? and kind = 'article'"
+                                   " and state = 'owed' and wait_runs = 0", [self.section]).fetchall())
         self._write("update frontier set wait_runs = wait_runs - 1 where section = ? and kind = 'article'"
                     " and state = 'owed' and wait_runs > 0", [self.section])
-        return sorted(due)
+        return dict(sorted(due.items()))
 
-    def found(self, urls: list[str]) -> None:
-        """Articles of the section's own (listed, or linked from its articles): owed
-        until archived, whatever the sitemaps said of them."""
-        self._add(urls, "owed", replaces=("sought", "elsewhere"))
+    def found(self, urls: list[str], via: dict[str, str] | None = None) -> None:
+        """Articles of the section's own (listed, or linked from its articles; ``via``:
+        those found by a read-next link → the page it was on): owed until archived,
+        whatever the sitemaps said of them."""
+        self._add(urls, "owed", replaces=("sought", "elsewhere"), via=via)
 
     def sought(self, urls: list[str]) -> None:
         """Articles the sitemaps list and the archive lacks: to be looked for in the
@@ -165,16 +168,16 @@ class Frontier:
         """Sought articles the section's listing does not hold: other sections'."""
         self._add(urls, "elsewhere", replaces=("sought",))
 
-    def _add(self, urls: list[str], state: str, replaces: tuple[str, ...]) -> None:
+    def _add(self, urls: list[str], state: str, replaces: tuple[str, ...], via: dict[str, str] | None = None) -> None:
         if not urls:
             return
         now = now_stamp()
         update = (f" do update set state = excluded.state, discovered = excluded.discovered,"
                   f" crawl_id = excluded.crawl_id where frontier.state in ({', '.join(repr(s) for s in replaces)})"
                   if replaces else " do nothing")
-        self._write("insert into frontier (section, url, kind, state, discovered, crawl_id, attempts, wait_runs)"
-                    " values (?, ?, 'article', ?, ?, ?, 0, 0) on conflict (section, url)" + update,
-                    [(self.section, url, state, now, self.crawl_id) for url in urls], many=True)
+        self._write("insert into frontier (section, url, kind, state, discovered, crawl_id, attempts, wait_runs,"
+                    " found_via) values (?, ?, 'article', ?, ?, ?, 0, 0, ?) on conflict (section, url)" + update,
+                    [(self.section, url, state, now, self.crawl_id, (via or {}).get(url)) for url in urls], many=True)
 
     def failed(self, url: str, reason: str, transient: bool) -> None:
         """A fetch of an owed article failed: try again in a later run, or give up."""

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import lxml.etree
 import lxml.html
 
+from archive.regions import BOILERPLATE_NAME, region_weight
 from archive.urls import canonical_url, listing_key
 
 # What a "next page" link says, in the languages news sites are written in; the
@@ -34,14 +35,13 @@ _NEXT_WORDS = re.compile(
     r"volgende|następna|dalej|další|következő|sonraki|ileri|keyingi|келесі|кейинги|далее|следующая|вперед|вперёд|"
     r"наступна|далі)\b|[›»→]|下一页|次へ|التالي|הבא", re.IGNORECASE)
 _NEXT_CLASS = re.compile(r"(^|[\s_-])(next|older)($|[\s_-])", re.IGNORECASE)
-# Names of page regions that are not the listing itself.
-_BOILERPLATE_NAME = re.compile(
-    r"(^|[\s_-])(sidebar|widget|widgets|menu|navbar|navigation|breadcrumbs?|related|popular|trending|latest|recent|"
-    r"most-read|most_read|mostread|share|sharing|social|comments?|pager|pagination|tag-?cloud|calendar|archives|"
-    r"newsletter|subscribe|promo|sponsored|ads?)($|[\s_-])", re.IGNORECASE)
-_BOILERPLATE_TAGS = frozenset({"nav", "aside"})
-_BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"})
-_SECTIONING = frozenset({"article", "main", "section"})
+# Links from an article to its neighbours, by name or by what they say.
+_ADJACENT_NAME = re.compile(
+    r"(^|[\s_-])(post-?nav(igation)?(-link)?|nav-(previous|next)|(prev|previous|next|older|newer)-(post|article|story|entry)"
+    r"|read-?next|continue-?reading)($|[\s_-])", re.IGNORECASE)
+_ADJACENT_WORDS = re.compile(
+    r"^\W*((previous|next|older|newer) (post|article|story|entry)|read next|continue reading)\b", re.IGNORECASE)
+_MORE_NAME = re.compile(r"(^|[\s_-])(load-?more|more-?posts|next|older|pagination-next)($|[\s_-])", re.IGNORECASE)
 # Variants of an article that are not the article: print views, share and comment actions.
 _PRINT_PATH = re.compile(r"/(print|printable)(/|$)", re.IGNORECASE)
 _ACTION_PARAMS = frozenset({"print", "share", "replytocom", "action"})
@@ -55,12 +55,38 @@ class Listing:
     # of one site share it: pass it back for its other listing pages, so that a last
     # page with one teaser is read like the first, whatever its sidebar holds.
     shape: tuple[str, ...] | None
+    # No next page, yet the page offers more (a "Load more" button run by a script, an
+    # "Older posts" link to a URL that is not this listing's): the walk cannot read the
+    # whole section here, so links from article to article must reach the rest.
+    more_unread: bool = False
 
 
 def read_listing(html: str | bytes, url: str, shape: tuple[str, ...] | None = None) -> Listing:
     root, base = _parse(html, url)
     teasers, found = _teasers(root, base, url, shape)
-    return Listing(teasers, _next_page(root, base, url), found)
+    following = _next_page(root, base, url)
+    return Listing(teasers, following, found, following is None and _offers_more(root))
+
+
+def adjacent_articles(html: str | bytes, url: str) -> list[str]:
+    """Canonical URLs an article page links to as the next or previous article, or
+    to read next: ``rel=prev``/``rel=next`` links in its body, and links named or
+    worded so (``post-navigation``, "Read next", "Previous article", "Continue reading")."""
+    root, base = _parse(html, url)
+    own, host = canonical_url(url), _host(url)
+    found = []
+    for a in root.iterfind(".//body//a[@href]"):
+        href = urljoin(base, a.get("href", "").strip())
+        if urlsplit(href).scheme not in ("http", "https") or _host(href) != host or _is_variant(href):
+            continue
+        target = canonical_url(href)
+        if target == own or listing_key(target)[1] is not None:
+            continue
+        rel = a.get("rel", "").lower().split()
+        names = " ".join(f'{el.get("class", "")} {el.get("id", "")}' for el in (a, *list(a.iterancestors())[:3]))
+        if "prev" in rel or "next" in rel or _ADJACENT_NAME.search(names) or _ADJACENT_WORDS.search(_link_text(a)):
+            found.append(target)
+    return list(dict.fromkeys(found))
 
 
 def teaser_links(html: str | bytes, url: str, shape: tuple[str, ...] | None = None) -> list[str]:
@@ -105,23 +131,6 @@ def _link_text(a) -> str:
     return text.strip()
 
 
-def _weight(a) -> float:
-    """How much a link's place in the page says "this is the page's own content"."""
-    named_aside = in_main = False
-    for el in a.iterancestors():
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if tag in ("body", "html"):
-            break
-        role = el.get("role", "").lower()
-        if (tag in _BOILERPLATE_TAGS or role in _BOILERPLATE_ROLES
-                # a page's header and footer, not an article's
-                or (tag in ("header", "footer") and not any(x.tag in _SECTIONING for x in el.iterancestors()))):
-            return 0.05
-        named_aside = named_aside or bool(_BOILERPLATE_NAME.search(f'{el.get("class", "")} {el.get("id", "")}'))
-        in_main = in_main or tag == "main" or role == "main"
-    return (0.15 if named_aside else 1.0) * (2.0 if in_main else 1.0)
-
-
 def _signature(a) -> tuple[str, ...]:
     path = []
     for el in a.iterancestors():
@@ -161,7 +170,7 @@ def _teasers(root, base: str, url: str, shape: tuple | None) -> tuple[list[str],
             targets[target] = max(targets.get(target, 0), length)
         text = sum(targets.values()) / len(targets)
         score = (len(targets) * min(1.0, text / 40) ** 2 * (len(targets) / len(group))
-                 * _weight(group[0]) * (1 - order * 1e-6))   # ties: the earlier block
+                 * region_weight(group[0]) * (1 - order * 1e-6))   # ties: the earlier block
         if score > best_score:
             best, best_shape, best_score = group, signature, score
     return _with_odd_siblings(best, links), best_shape
@@ -188,13 +197,29 @@ def _with_odd_siblings(group: list, links: dict) -> list[str]:
     for child in container:
         if child in items:
             out += [links[a][0] for a in group if child in a.iterancestors()]
-        elif child.tag == item_tag and not _BOILERPLATE_NAME.search(f'{child.get("class", "")} {child.get("id", "")}'):
+        elif child.tag == item_tag and not BOILERPLATE_NAME.search(f'{child.get("class", "")} {child.get("id", "")}'):
             own = [a for a in child.iter("a") if a in links]
             if own:
                 title = max(own, key=lambda a: links[a][1])
                 if links[title][1] >= max(20, shortest * 0.5):
                     out.append(links[title][0])
     return list(dict.fromkeys(out))
+
+
+def _offers_more(root) -> bool:
+    # Buttons, links to nowhere (a script acts on them) and rel=next links _next_page
+    # did not take; a link to a page is a teaser's "Read more →", not the listing's.
+    for el in root.xpath("//body//button | //body//a[not(@href) or starts-with(normalize-space(@href), '#')"
+                         " or starts-with(normalize-space(@href), 'javascript:') or contains(concat(' ', @rel, ' '), ' next ')]"):
+        if region_weight(el) < 0.15:   # a menu's or a footer's "more", not the listing's
+            continue
+        if any(el.get("disabled") is not None or el.get("aria-disabled") == "true"
+               or "disabled" in el.get("class", "").split() for el in (el, el.getparent())):
+            continue   # a last page's greyed-out "Next"
+        said = " ".join((_link_text(el), el.get("title", ""), el.get("aria-label", "")))
+        if _NEXT_WORDS.search(said) or _MORE_NAME.search(el.get("class", "")):
+            return True
+    return False
 
 
 def _next_page(root, base: str, url: str) -> str | None:

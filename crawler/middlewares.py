@@ -45,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 # request.meta key: why the response body was cut short ("length"), for WARC-Truncated.
 TRUNCATED = "steppe_truncated"
+# request.meta key: the page whose read-next link led to this request (archive.warc.FOUND_VIA).
+FOUND_VIA = "steppe_found_via"
 
 
 class FaultLog:
@@ -175,6 +177,7 @@ class WarcCaptureMiddleware:
             ip_address=str(response.ip_address) if response.ip_address else None,
             # A body cut at a size limit (BodySizeLimit) says so in its record.
             truncated=request.meta.get(TRUNCATED),
+            found_via=request.meta.get(FOUND_VIA),
         )
         if self.write_error is not None:
             raise IgnoreRequest(f"not archived: {self.write_error.strerror or self.write_error}")

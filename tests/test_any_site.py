@@ -76,6 +76,10 @@ def test_no_trap_no_variant_no_disallowed_path_and_few_requests(crawled):
 
     sitemaps = [p for p in first if "sitemap" in p]
     allowed = {"/robots.txt", *sitemaps, *map(path, pages), *map(path, truth)}
+    if not platform.walkable:
+        # Read from article to article: a "read next" of another section is fetched to be
+        # told so, then kept as a capture only (no row: the test above).
+        allowed |= set(map(path, platform.off_section_urls(server.url)))
     assert set(first) <= allowed, set(first) - allowed
     assert len(first) <= 1.1 * (len(pages) + len(truth) + 1 + len(sitemaps))
 

@@ -19,7 +19,11 @@ def recall_precision(got: list[str], truth: list[str]) -> tuple[float, float]:
     return hits / len(set(truth)), (hits / len(set(got)) if got else 0.0)
 
 
-@pytest.fixture(scope="module", params=sorted(PLATFORMS))
+# Platforms whose listing pages link each to the next (not one behind a script's "Load more").
+WALKABLE = sorted(name for name, build in PLATFORMS.items() if build().walkable)
+
+
+@pytest.fixture(scope="module", params=WALKABLE)
 def platform(request):
     return PLATFORMS[request.param]()
 
@@ -48,8 +52,22 @@ def test_following_next_from_page_one_visits_every_listing_page_and_nothing_else
         visited.append(url)
         url = next_page(render(platform, url), url)
     assert visited == expected
+    # The last page has nothing more to offer: the walk read the whole listing.
+    assert not read_listing(render(platform, visited[-1]), visited[-1]).more_unread
     assert {a for u in visited for a in teaser_links(render(platform, u), u)} == {
         canonical_url(t.url) for t in platform.truth(BASE)}
+
+
+@pytest.mark.parametrize("name", sorted(set(PLATFORMS) - set(WALKABLE)))
+def test_a_listing_behind_a_load_more_button_says_it_offers_more(name):
+    platform = PLATFORMS[name]()
+    first, = platform.listing_urls(BASE)
+    listing = read_listing(render(platform, first), first)
+    assert listing.next_page is None and listing.more_unread
+    assert listing.teasers == [canonical_url(u) for u in platform.listing_teaser_urls(BASE, 1)]
+    # Its last page (reached by the script) has no more to offer.
+    last = BASE + platform.listing_path(platform.listing_pages)
+    assert not read_listing(render(platform, last), last).more_unread
 
 
 def test_listings_of_the_other_sections_too(platform):
@@ -177,6 +195,9 @@ def test_listing_key_and_the_same_section_rule():
     assert listing_key("https://s.example/?cat=4&paged=2") == ("https://s.example/?cat=4", 2)
     assert listing_key("https://s.example/news/asia/?PAGEN_1=3") == ("https://s.example/news/asia/", 3)
     assert listing_key("https://s.example/news/asia/?start=20") == ("https://s.example/news/asia/", 20)
+    assert listing_key("https://s.example/news/asia/page-3") == ("https://s.example/news/asia/", 3)
+    assert listing_key("https://s.example/blog/page4/") == ("https://s.example/blog/", 4)
+    assert listing_key("https://s.example/blog/homepage4/") == ("https://s.example/blog/homepage4/", None)
     assert listing_key("https://s.example/news/asia/?startdate=2021") == ("https://s.example/news/asia/?startdate=2021", None)
     section = "https://s.example/news/asia"
     assert is_section_listing("https://s.example/news/asia?page=7", section)
@@ -217,6 +238,17 @@ def test_an_offset_pager_like_joomlas():
     listing = read_listing(html, "https://agency.example/news/asia?start=10")
     assert len(listing.teasers) == 10 and listing.teasers[0].endswith("/news/asia/11-a-story-title-of-some-length")
     assert listing.next_page == "https://agency.example/news/asia?start=20"
+
+
+def test_a_last_page_offers_no_more_when_its_next_is_greyed_out():
+    teasers = "".join(f'<article><h2><a href="/news/asia/story-{k}">A story title of some length, number {k}</a></h2>'
+                      "</article>" for k in range(5))
+    last = ('<ul class="pagination"><li><a href="/news/asia?start=10">Prev</a></li>'
+            '<li class="disabled"><a href="#">Next</a></li></ul>')
+    script = '<button class="load-more" data-page="3">Load more stories</button>'
+    url = "https://agency.example/news/asia?start=20"
+    assert not read_listing(f"<html><body><main>{teasers}{last}</main></body></html>", url).more_unread
+    assert read_listing(f"<html><body><main>{teasers}{script}</main></body></html>", url).more_unread
 
 
 def test_an_empty_page_lists_nothing():

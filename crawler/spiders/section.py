@@ -28,10 +28,11 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
+from archive.membership import says_in_section
 from archive.store import TRANSIENT_STATUSES, Store
 from crawler.frontier import Frontier, now_stamp
-from crawler.listing import read_listing
-from crawler.middlewares import PageBudgetReached
+from crawler.listing import adjacent_articles, read_listing
+from crawler.middlewares import FOUND_VIA, PageBudgetReached
 from crawler.settings import archive_paths
 from crawler.site import SiteProfile, profile_for
 
@@ -89,6 +90,10 @@ class SectionSpider(scrapy.Spider):
         self.walk_seen: set[str] = set()  # articles its pages listed
         self.walk_reached: str | None = None  # oldest day (from article URLs) the walk read
         self.walk_next: list[str] = []  # where the walk would have gone on when it stopped
+        # The walk could not read the whole listing (its pages offer more than it can
+        # follow, or it hit its bound): articles' read-next links must reach the rest.
+        self.walk_short = False
+        self.adjacent: dict[str, str] = {}  # read-next links not followed (yet) → the page they were on
         self.sitemap_unknown: dict[str, str] = {}  # article URLs the sitemaps list, not archived → day
         self.looking_for: dict[str, str] = {}  # of those, the ones the walk goes on to look for
         self.given_up: set[str] = set()  # article URLs the frontier gave up: not looked for again
@@ -123,8 +128,9 @@ class SectionSpider(scrapy.Spider):
         spider.revalidate_after = datetime.now(timezone.utc) - timedelta(days=settings.getfloat("STEPPE_REVALIDATE_DAYS"))
         return spider
 
-    def _open_archive(self) -> list[str]:
-        """Read what the archive knows and owes; returns the owed articles due now."""
+    def _open_archive(self) -> dict[str, str | None]:
+        """Read what the archive knows and owes; returns the owed articles due now (each
+        with the page whose read-next link found it, if that is how)."""
         # At start, not at init: the archive extension has by then recovered what an
         # interrupted crawl left, so the crawl knows every record already archived.
         _, db_path = archive_paths(self.crawler.settings)
@@ -164,9 +170,9 @@ class SectionSpider(scrapy.Spider):
             yield self._request(self.profile.robots_url, self.parse_robots, meta={"handle_httpstatus_all": True})
         for url in [self.profile.section_url, *sorted(self.resume_at)]:
             yield self._listing_request(url)
-        for url in due:
+        for url, via in due.items():
             self.crawler.stats.inc_value("steppe/owed_fetched")
-            yield self._article_request(url)
+            yield self._article_request(url, via)
         for url, dated in self.articles.items():
             if (_parse_time(dated) or datetime.min.replace(tzinfo=timezone.utc)) >= self.revalidate_after:
                 self.crawler.stats.inc_value("steppe/revalidated/young")
@@ -175,17 +181,18 @@ class SectionSpider(scrapy.Spider):
     def _request(self, url: str, callback, **kwargs) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
 
-    def _article_request(self, url: str) -> scrapy.Request:
-        """A request for an article the archive lacks: owed until it is answered."""
-        return self._request(url, self.parse_article, meta={"owed": url})
+    def _article_request(self, url: str, via: str | None = None) -> scrapy.Request:
+        """A request for an article the archive lacks: owed until it is answered.
+        ``via``: the page whose read-next link found it, said in its WARC record."""
+        return self._request(url, self.parse_article, meta={"owed": url, **({FOUND_VIA: via} if via else {})})
 
-    def _new_articles(self, urls) -> list[scrapy.Request]:
+    def _new_articles(self, urls, via: dict[str, str] | None = None) -> list[scrapy.Request]:
         """Requests for the articles among ``urls`` not known yet, written to the
         frontier before any is sent."""
         new = [url for url in dict.fromkeys(urls) if url not in self.known]
         self.known.update(new)
-        self.frontier.found(new)
-        return [self._article_request(url) for url in new]
+        self.frontier.found(new, via)
+        return [self._article_request(url, (via or {}).get(url)) for url in new]
 
     def _listing_request(self, url: str, known_in_a_row: int = 0, relist: bool = False,
                          looking: bool = False) -> scrapy.Request:
@@ -218,7 +225,7 @@ class SectionSpider(scrapy.Spider):
     def parse_listing(self, response):
         self.crawler.stats.inc_value("steppe/listing_pages")
         relist = response.meta.get("relist", False)
-        teasers, next_pages = self._read_listing(response)
+        teasers, next_pages, more_unread = self._read_listing(response)
         teasers = [url for url in teasers if self.robots is None or self.robots.allowed(url, self.robots_agent)]
         # Articles are listed newest first: a listing page's worth of settled ones in a
         # row means the rest is known too. Settled: known before the walk began (one
@@ -249,6 +256,14 @@ class SectionSpider(scrapy.Spider):
             self.logger.warning("%s: the listing goes on past %d pages; the walk stops here (raise"
                                 " STEPPE_MAX_LISTING_PAGES to read further)", response.url, self.max_listing_pages)
             stop = True
+            self.walk_short = True
+        if not relist and not next_pages and more_unread and not self.walk_short:
+            self.logger.info("%s: the listing offers more than its links lead to; following the articles'"
+                             " read-next links", response.url)
+            self.walk_short = True
+        if self.walk_short:
+            yield from self._read_next(self.adjacent)
+            self.adjacent = {}
         if stop:
             self.crawler.stats.set_value("steppe/listing_stopped_at", response.url)
             if not relist:
@@ -261,20 +276,24 @@ class SectionSpider(scrapy.Spider):
         self._listing_answered(relist)
         yield from self._look_for_sitemap_articles()
 
-    def _read_listing(self, response) -> tuple[list[str], list[str]]:
-        """The section's articles a listing page lists, and its next pages: by the
-        platform's selectors where the site runs one steppe knows, else from the page."""
+    def _read_listing(self, response) -> tuple[list[str], list[str], bool]:
+        """The section's articles a listing page lists, its next pages, and whether it
+        offers more than those: by the platform's selectors where the site runs one
+        steppe knows, else from the page."""
         if not self.profile.knows_its_listing:
             self.profile = self.profile.for_page(response.text)
         if self.profile.knows_its_listing:
             teasers = response.css(self.profile.teaser_links).getall()
             next_pages = response.css(self.profile.next_page_link).getall()
+            more_unread = False
         else:
             listing = read_listing(response.text, response.url, self.listing_shape)
             self.listing_shape = self.listing_shape or listing.shape
             teasers, next_pages = listing.teasers, [listing.next_page] if listing.next_page else []
+            more_unread = listing.more_unread
         return ([url for url in (self.profile.article_url(response.urljoin(href)) for href in teasers) if url],
-                [url for url in (self.profile.listing_url(response.urljoin(href)) for href in next_pages) if url])
+                [url for url in (self.profile.listing_url(response.urljoin(href)) for href in next_pages) if url],
+                more_unread)
 
     def spider_idle(self):
         """Read the listing once more before closing when the crawl took long enough
@@ -291,13 +310,39 @@ class SectionSpider(scrapy.Spider):
     def parse_article(self, response):
         self.crawler.stats.inc_value("steppe/article_pages")
         text = self.profile.continue_reading_text
-        if not text:  # links from article to article are followed only where a theme keeps them in the section
+        if not text:
+            yield from self._read_next_of(response)
             return
         hrefs = response.xpath(f'//a[@href][contains(normalize-space(string(.)), "{text}")]/@href').getall()
         # Its own frontier row goes once the archive holds it (``Frontier.due``): a
         # record that never reaches the database is fetched again.
         yield from self._new_articles(url for url in (self.profile.article_url(response.urljoin(href))
                                                       for href in hrefs) if url)
+
+    def _read_next_of(self, response):
+        """Where no theme says which links stay in the section: a page's read-next and
+        previous/next links are followed when the walk cannot read the whole listing,
+        and from the section's own articles only: a page reached so that does not say
+        it belongs to the section ends its chain (and is no article of it: ingest asks
+        the page the same question)."""
+        if response.status != 200 or not isinstance(response, scrapy.http.TextResponse):
+            return
+        if response.meta.get(FOUND_VIA) and not says_in_section(response.text, response.url, self.profile.section_url):
+            return
+        found = {url: response.url for url in (self.profile.article_url(u)
+                                               for u in adjacent_articles(response.text, response.url))
+                 if url and url not in self.known}
+        if self.walk_short:
+            yield from self._read_next(found)
+        else:
+            self.adjacent.update(found)
+
+    def _read_next(self, found: dict[str, str]) -> list[scrapy.Request]:
+        """Requests for read-next targets (``found``: URL → the page it was on)."""
+        requests = self._new_articles(
+            (url for url in found if self.robots is None or self.robots.allowed(url, self.robots_agent)), found)
+        self.crawler.stats.inc_value("steppe/read_next_followed", len(requests))
+        return requests
 
     # Sitemaps: which known articles changed or went away -------------------------------
 

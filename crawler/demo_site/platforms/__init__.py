@@ -13,7 +13,8 @@ from .base import Platform, PlatformServer, serve_platform
 from .newsroom import SECTION, SECTION_SLUG, Newsroom, Story, TruthArticle, build_newsroom
 
 # name -> builder of a fresh, deterministic platform
-PLATFORMS = {"wordpress": wordpress.build, "drupal": drupal.build, "ghost": ghost.build}
+PLATFORMS = {"wordpress": wordpress.build, "drupal": drupal.build, "ghost": ghost.build,
+             "ghost-load-more": ghost.build_load_more}
 
 __all__ = ["PLATFORMS", "Platform", "PlatformServer", "serve_platform", "Newsroom", "Story", "TruthArticle",
            "build_newsroom", "SECTION", "SECTION_SLUG"]

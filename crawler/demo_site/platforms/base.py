@@ -54,6 +54,8 @@ class Platform:
 
     name = ""
     per_page = 10
+    # Each listing page links to the next; else the listing shows its first page only.
+    walkable = True
     # kind of trap -> one path (with query) the site links to that a crawl of the
     # section must never fetch; the tests check each is linked and served.
     traps: dict[str, str] = {}

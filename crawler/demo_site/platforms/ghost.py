@@ -110,9 +110,11 @@ class Ghost5(Platform):
         main = (f'<main id="site-main" class="site-main outer">\n<div class="inner posts">\n{tools}<div class="post-feed">\n{header}{cards}'
                 '</div>\n</div>\n</main>\n')
         url = b + paged(root, n)
+        if not self.walkable and n < pages:
+            main = main.replace('</div>\n</main>', '<button class="gh-loadmore gh-btn">Load more</button></div>\n</main>')
         head = (f'<link rel="canonical" href="{url}">\n'
-                + (f'<link rel="prev" href="{b}{paged(root, n - 1)}">\n' if n > 1 else "")
-                + (f'<link rel="next" href="{b}{paged(root, n + 1)}">\n' if n < pages else "")
+                + (f'<link rel="prev" href="{b}{paged(root, n - 1)}">\n' if n > 1 and self.walkable else "")
+                + (f'<link rel="next" href="{b}{paged(root, n + 1)}">\n' if n < pages and self.walkable else "")
                 + f'<meta property="og:type" content="website">\n<meta property="og:url" content="{url}">\n')
         title = (heading or SITE) + (f" (Page {n})" if n > 1 else "")
         return self._page(b, esc(title) if heading is None else f"{esc(title)} - {SITE}", head, main,
@@ -183,11 +185,28 @@ class Ghost5(Platform):
                 f'<div class="share gh-canvas"><a href="https://twitter.com/intent/tweet?url={url}" class="share-twitter">Share on Twitter</a> '
                 f'<a href="{url}?ref=share" class="share-copy">Copy link</a> '
                 f'<a href="{url}?print=1" class="share-print">Print</a></div>\n'
-                f'<section class="article-comments gh-canvas"><a href="{url}#ghost-comments-root">Discussion</a>'
+                + self._read_next(b, s)
+                + f'<section class="article-comments gh-canvas"><a href="{url}#ghost-comments-root">Discussion</a>'
                 f'<div id="ghost-comments-root"></div></section>\n</article>\n</main>\n'
                 '<aside class="read-more-wrap outer"><div class="read-more inner">\n'
                 + "".join(self._card(b, x) for x in more) + '</div></aside>\n')
         return self._page(b, esc(s.title), head, main, "post-template")
+
+    def _read_next(self, b: str, s: Story) -> str:
+        """Older and newer posts of the story's section (``{{#prev_post in="tags"}}``), and
+        the latest post of another section to read next."""
+        if self.walkable:
+            return ""
+        same = self.section_stories if SECTION_SLUG in s.sections else self.news.in_section(s.section)
+        if s not in same:   # the unpublished preview
+            return ""
+        i = same.index(s)
+        links = [(k, x) for k, x in (("prev", same[i + 1] if i + 1 < len(same) else None), ("next", same[i - 1] if i else None)) if x]
+        latest = next(x for x in self.news.stories if not set(x.sections) & set(s.sections))
+        return ('<nav class="post-nav gh-canvas">' + "".join(
+            f'<a class="post-nav-{k}" href="{b}{self.article_path(x)}"><span>{"Older" if k == "prev" else "Newer"} post</span> '
+            f'{esc(x.title)}</a>' for k, x in links) + '</nav>\n'
+            f'<a class="read-next-card" href="{b}{self.article_path(latest)}">Read next: {esc(latest.title)}</a>\n')
 
     # ---- chrome
     def _page(self, b, title, head, main, body_class):
@@ -213,5 +232,21 @@ class Ghost5(Platform):
                 f'<script src="{b}/assets/built/casper.js?v=4f1c2b3d5e"></script>\n</body>\n</html>\n')
 
 
+class Ghost5LoadMore(Ghost5):
+    """Ghost whose section listing shows its first page only, with a "Load more"
+    button run by a script: the rest of the section is reached from article to
+    article (older/newer post in the same tag), as on many themes."""
+
+    name = "ghost-load-more"
+    walkable = False
+
+    def listing_urls(self, base: str) -> list[str]:
+        return [base + self.listing_path(1)]   # the only page a crawl can find
+
+
 def build(seed: int = 3) -> Ghost5:
     return Ghost5(build_newsroom(seed, timezone.utc))
+
+
+def build_load_more(seed: int = 3) -> Ghost5LoadMore:
+    return Ghost5LoadMore(build_newsroom(seed, timezone.utc))
