@@ -7,23 +7,39 @@ byline's names, the one with the date. Text blocks printed identically on most p
 (a donation appeal, a copyright line) are the host's template, never an article's.
 The result is an ordinary layout (data): recorded once, it reads later pages the same
 way, and a page that does not fit it is read generically again.
+
+A crawl of a host with no platform layout learns at its start from the host's latest
+archived article pages (``learn_host``), read back from the WARC files, and records
+what it learned in the ``layouts`` table (history, never deleted) for ``steppe status``
+to show. The table is for people: the crawl's warcinfo holds the layout it used
+whole (``layouts.warcinfo_fields``), and that is what a rebuild reads pages with.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import lxml.html
+import sqlite_utils
 
-from .extract import TEXT_BLOCKS, ArticleRecord, PageReading, read_page, template_key as _key
-from .layouts import GENERIC, PageLayout
+from .extract import TEXT_BLOCKS, ArticleRecord, PageReading, decode_html, read_page, template_key as _key
+from .layouts import AUTO, GENERIC, PageLayout, layout_of_page
+from .warc import RecordLocation, read_response
 
 # A selector must hold on more than this share of the pages it was learned from: a
 # majority, since the generic reading it learns from is itself wrong on some pages.
 AGREEMENT = 1 / 2
 MIN_PAGES = 3
+# Pages a crawl learns from at its start: the host's latest, few enough to cost a second
+# or two (a page read generically takes tens of milliseconds), enough to outvote the odd one.
+SAMPLE = 20
+LEARNED = "learned:"  # the name of every learned layout starts so
 _VOLATILE = re.compile(r"\d")  # "post-1234", "tag-42": names that change from page to page
 
 
@@ -48,7 +64,7 @@ def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
     if title is None or body is None:
         return None
     return PageLayout(
-        name=f"learned:{host}",
+        name=f"{LEARNED}{host}",
         title=title,
         body=body,
         byline=_agreed(learned, _byline_elements),
@@ -56,6 +72,10 @@ def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
         template_texts=_template_texts(learned),
         drop_hidden=True,
     )
+
+
+def is_learned(layout: PageLayout) -> bool:
+    return layout.name.startswith(LEARNED)
 
 
 def read_with_learned(html: str, url: str, layout: PageLayout) -> PageReading:
@@ -131,9 +151,32 @@ def _byline_elements(page: LearnedPage) -> list:
 
 
 def _date_elements(page: LearnedPage) -> list:
-    day = (page.record.published or "")[:10]
+    published = _moment(page.record.published or "")
+    if published is None:
+        return []
     return [el for el in page.doc.xpath("//body//*[@datetime or @content]")
-            if day and (el.get("datetime") or el.get("content") or "").startswith(day)]
+            if _same_moment(el.get("datetime") or el.get("content") or "", published)]
+
+
+def _same_moment(value: str, published: datetime) -> bool:
+    """Whether a date element says when the article was published: the same instant (a
+    theme may print it in UTC), or the same day where it gives a day alone. A day
+    prefix is not enough: the modified date shares it on some pages, not on others."""
+    moment = _moment(value)
+    if moment is None:
+        return False
+    if len(value.strip()) <= len("2024-05-01"):
+        return moment.date() == published.date()
+    if (moment.tzinfo is None) != (published.tzinfo is None):
+        return moment.replace(tzinfo=None) == published.replace(tzinfo=None)
+    return moment == published
+
+
+def _moment(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
 
 
 def _template_texts(pages: list[LearnedPage]) -> frozenset[str]:
@@ -142,3 +185,58 @@ def _template_texts(pages: list[LearnedPage]) -> frozenset[str]:
     for page in pages:
         seen.update({_key(el.text_content()) for el in page.doc.iter(*TEXT_BLOCKS) if len(_key(el.text_content())) > 20})
     return frozenset(text for text, count in seen.items() if count >= 2 and count > AGREEMENT * len(pages))
+
+
+def learn_host(db: sqlite_utils.Database, warc_dir: str | os.PathLike, host: str) -> PageLayout | None:
+    """The layout to read ``host``'s pages with, learned from its latest archived article
+    pages and recorded in ``db``; None while too few are archived, when they do not
+    agree, or when they show a platform steppe knows (its own layout reads them)."""
+    locations = _latest_article_records(db, host)
+    if len(locations) < MIN_PAGES:
+        return None
+    sample = hashlib.sha256(json.dumps(locations).encode()).hexdigest()
+    latest = _latest_row(db, host)
+    if latest is not None and latest["sample"] == sample:
+        return PageLayout.from_json(latest["layout"])  # the same pages teach the same again
+    pages = [_page(warc_dir, RecordLocation(*location)) for location in locations]
+    if any(layout_of_page(html, AUTO) is not GENERIC for html, _ in pages):
+        return None
+    layout = learn_layout(host, pages)
+    if layout is not None and (latest is None or latest["layout"] != layout.to_json()):
+        db["layouts"].insert({"host": host, "learned_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                              "pages": len(pages), "sample": sample, "layout": layout.to_json()})
+    return layout
+
+
+def learned_layouts(db: sqlite_utils.Database) -> list[dict]:
+    """The latest layout learned for each host (rows of ``layouts``, the layout parsed)."""
+    if not db["layouts"].exists():
+        return []
+    rows = db.query("select * from layouts where rowid in (select max(rowid) from layouts group by host) order by host")
+    return [{**row, "layout": PageLayout.from_json(row["layout"])} for row in rows]
+
+
+def _latest_row(db: sqlite_utils.Database, host: str) -> dict | None:
+    if not db["layouts"].exists():
+        return None
+    return next(db.query("select * from layouts where host = ? order by rowid desc limit 1", [host]), None)
+
+
+def _latest_article_records(db: sqlite_utils.Database, host: str) -> list[tuple[str, int, int]]:
+    """Where the latest full capture of each of the host's latest articles is in WARC;
+    revisits hold no page, and a capture's canonical URL names its host."""
+    ranges = [(f"{scheme}://{host}/", f"{scheme}://{host}0") for scheme in ("http", "https")]  # "0" follows "/"
+    rows = db.execute(
+        "select warc_filename, warc_offset, warc_length from captures where id in ("
+        " select max(id) from captures where kind = 'article' and status = 200 and refers_to is null"
+        " and (canonical_url >= ? and canonical_url < ? or canonical_url >= ? and canonical_url < ?)"
+        " group by canonical_url) order by id desc limit ?",
+        [*ranges[0], *ranges[1], SAMPLE]).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def _page(warc_dir: str | os.PathLike, location: RecordLocation) -> tuple[str, str]:
+    response = read_response(warc_dir, location)
+    body, _ = response.content()
+    html, _ = decode_html(body, response.header("Content-Type"))
+    return html, response.url
