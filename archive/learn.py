@@ -43,27 +43,35 @@ LEARNED = "learned:"  # the name of every learned layout starts so
 _VOLATILE = re.compile(r"\d")  # "post-1234", "tag-42": names that change from page to page
 
 
+# A page fits a layout when the layout finds its title and a text at least this share
+# of the generic reading's (a template block or two less, not half the article).
+FITS = 1 / 2
+
+
 @dataclass(frozen=True)
 class LearnedPage:
+    html: str
+    url: str
     doc: object
-    record: ArticleRecord
+    record: ArticleRecord  # the generic reading
 
 
 def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
     """A layout for ``host`` from (html, url) pairs of its article pages; None when the
-    pages are too few or do not agree on where the title and the text are."""
+    pages are too few, do not agree on where the title and the text are, or most of
+    them do not fit the layout their votes make (see ``_fits``)."""
     learned = []
     for html, url in pages:
         record = read_page(html, url, GENERIC).article
         if record is not None:
-            learned.append(LearnedPage(lxml.html.document_fromstring(html), record))
+            learned.append(LearnedPage(html, url, lxml.html.document_fromstring(html), record))
     if len(learned) < MIN_PAGES:
         return None
     title = _agreed(learned, _title_elements, first=True)
     body = _agreed(learned, _body_elements, first=True)
     if title is None or body is None:
         return None
-    return PageLayout(
+    layout = PageLayout(
         name=f"{LEARNED}{host}",
         title=title,
         body=body,
@@ -72,6 +80,15 @@ def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
         template_texts=_template_texts(learned),
         drop_hidden=True,
     )
+    return layout if sum(_fits(page, layout) for page in learned) > AGREEMENT * len(learned) else None
+
+
+def _fits(page: LearnedPage, layout: PageLayout) -> bool:
+    """Whether the layout reads the page as an article, with about the generic reading's
+    text. Votes are cast on the whole page, while a layout reads from the title on: a
+    body that holds the title, say, is found on every page and read on none."""
+    record = read_page(page.html, page.url, layout).article
+    return record is not None and len(record.text) >= FITS * len(page.record.text)
 
 
 def is_learned(layout: PageLayout) -> bool:
@@ -133,9 +150,13 @@ def _title_elements(page: LearnedPage) -> list:
 
 
 def _body_elements(page: LearnedPage) -> list:
-    """The innermost element around every paragraph of the text."""
-    paragraphs = {_key(block)[:80] for block in page.record.text.split("\n\n") if len(block) > 40}
-    holders = [p for p in page.doc.iter("p") if _key(p.text_content())[:80] in paragraphs]
+    """The innermost element around every paragraph of the text after the title (a
+    layout reads from the title on). Whole paragraphs: an excerpt (the first one cut
+    short) sits elsewhere."""
+    paragraphs = {_key(block) for block in page.record.text.split("\n\n") if len(block) > 40}
+    titles = _title_elements(page)
+    after_title = titles[0].xpath("following::p") if titles else page.doc.iter("p")
+    holders = [p for p in after_title if _key(p.text_content()) in paragraphs]
     if not holders:
         return []
     common = list(holders[0].iterancestors())

@@ -18,23 +18,36 @@ from archive.learn import MIN_PAGES
 from archive.urls import canonical_url
 from archive.warc import read_warcinfo
 from crawler.demo_site.platforms import PLATFORMS, PlatformServer
+from crawler.demo_site.platforms.newsroom import body_html
 
 from conftest import steppe
 from test_any_site import f1
 
 
-class RedesignServer(PlatformServer):
-    """A platform whose one page ``redesigned`` has a new theme: every class and id
-    renamed, as a site's redesign would, so that no learned selector finds anything."""
+APPEAL = "Support independent reporting on Central Asia: become a member of our newsroom today."
+
+
+class HostServer(PlatformServer):
+    """A platform whose articles end with the same membership appeal, inside their text
+    as on many real sites (the host's template, which a generic reading keeps), and
+    whose one page ``redesigned`` has a new theme: every class and id renamed, as a
+    site's redesign would, so that no learned selector finds anything."""
 
     redesigned: str | None = None
 
+    def __init__(self, platform):
+        super().__init__(platform)
+        self.stories = {platform.article_path(story): story for story in platform.news.stories}
+
     def respond(self, method, raw_path, headers):
         response = super().respond(method, raw_path, headers)
-        if raw_path != self.redesigned:
+        story = self.stories.get(raw_path)
+        if story is None or response.status != 200:
             return response
-        body = re.sub(r'\b(class|id)="([^"]*)"', lambda m: f'{m[1]}="{" ".join("v2-" + n for n in m[2].split())}"',
-                      response.body.decode("utf-8"))
+        body = response.body.decode("utf-8").replace(body_html(story), f"{body_html(story)}<p>{APPEAL}</p>\n")
+        if raw_path == self.redesigned:
+            body = re.sub(r'\b(class|id)="([^"]*)"', lambda m: f'{m[1]}="{" ".join("v2-" + n for n in m[2].split())}"',
+                          body)
         return replace(response, body=body.encode("utf-8"))
 
 
@@ -53,7 +66,7 @@ def versions(db) -> dict[str, int]:
 def learned(request, tmp_path_factory):
     platform = PLATFORMS[request.param]()
     data_dir = tmp_path_factory.mktemp(request.param)
-    server = RedesignServer(platform).start()
+    server = HostServer(platform).start()
     try:
         # The first crawl reads a few articles (after robots.txt, sitemaps, the listing): the newest.
         crawl(server, data_dir, "--max-pages", "12")
@@ -94,7 +107,7 @@ def test_pages_read_with_the_learned_layout_are_exact(learned):
     platform, server, data_dir, first, _, redesigned, _ = learned
     db = sqlite_utils.Database(data_dir / "archive.db")
     rows = {row["url"]: row for row in db["articles"].rows}
-    truth = {canonical_url(t.url): t for t in platform.truth(server.url) if t is not redesigned}
+    truth = {canonical_url(t.url): t for t in platform.truth(server.url) if t.url != redesigned.url}
     learned_urls = set(truth) - set(first)
     assert learned_urls  # read by the second crawl, with the learned layout
     assert set(rows) == set(truth) | {canonical_url(redesigned.url)}
@@ -102,7 +115,10 @@ def test_pages_read_with_the_learned_layout_are_exact(learned):
         row = rows[url]
         assert (row["title"], json.loads(row["authors"]), row["published"], row["modified"]) == (
             expected.title, list(expected.authors), expected.published.isoformat(), expected.modified.isoformat()), url
-        assert f1(row["text"], expected.text) >= 0.98, url
+        # Read generically, the appeal is the article's own; the learned layout knows it is the host's.
+        assert (APPEAL in row["text"]) == (url in first), url
+        if url in learned_urls:
+            assert f1(row["text"], expected.text) >= 0.98, url
 
 
 def test_a_page_that_does_not_fit_the_learned_layout_is_read_generically(learned):
