@@ -108,14 +108,16 @@ def _agreed(pages: list[LearnedPage], find, first: bool = False) -> str | None:
     """The selector of the elements ``find`` points at on most pages (and, for ``first``,
     whose first match is one of them on most pages: a layout reads the first match, and
     themes append older articles below the page's own)."""
+    found = [find(page) for page in pages]  # once: finding compares the text of every element
     votes = Counter()
-    for page in pages:
-        votes.update({selector for el in find(page) for selector in _selectors(el)})
+    for elements in found:
+        votes.update({selector for el in elements for selector in _selectors(el)})
     # Most pages first; on a tie, the shorter selector (the less it assumes, the longer it holds).
     for selector, count in sorted(votes.items(), key=lambda item: (-item[1], len(item[0]), item[0])):
         if count < 2 or count <= AGREEMENT * len(pages):
             break
-        if not first or sum(_first_match(page, selector) in find(page) for page in pages) > AGREEMENT * len(pages):
+        if not first or sum(_first_match(page, selector) in elements
+                            for page, elements in zip(pages, found)) > AGREEMENT * len(pages):
             return selector
     return None
 
@@ -146,7 +148,15 @@ def _name(el) -> str:
 
 def _title_elements(page: LearnedPage) -> list:
     title = _key(page.record.title)
-    return [el for el in page.doc.iter("h1", "h2", "div", "span") if title and _key(el.text_content()) == title]
+    return [el for el in _short(page, ("h1", "h2", "div", "span"), len(title)) if title and _key(el.text_content()) == title]
+
+
+def _short(page: LearnedPage, tags: tuple[str, ...], length: int) -> list:
+    """Elements of ``tags`` whose text may fold to ``length`` characters: the others are
+    passed over in lxml, not read into Python (a page's outer divs hold all its text)."""
+    test = " or ".join(f"self::{tag}" for tag in tags)
+    # Room for the spaces a folded text loses (indentation, line breaks).
+    return page.doc.xpath(f"//*[({test}) and string-length(.) <= {2 * length + 200}]")
 
 
 def _body_elements(page: LearnedPage) -> list:
@@ -168,7 +178,8 @@ def _body_elements(page: LearnedPage) -> list:
 
 def _byline_elements(page: LearnedPage) -> list:
     names = {_key(name) for name in page.record.authors}
-    return [el for el in page.doc.iter("a", "span", "div", "p") if _key(el.text_content()) in names]
+    longest = max(map(len, names), default=0)
+    return [el for el in _short(page, ("a", "span", "div", "p"), longest) if _key(el.text_content()) in names]
 
 
 def _date_elements(page: LearnedPage) -> list:
