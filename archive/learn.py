@@ -230,7 +230,7 @@ def learn_host(db: sqlite_utils.Database, warc_dir: str | os.PathLike, host: str
     latest = _latest_row(db, host)
     if latest is not None and latest["sample"] == sample:
         return PageLayout.from_json(latest["layout"])  # the same pages teach the same again
-    pages = [_page(warc_dir, RecordLocation(*location)) for location in locations]
+    pages = [page for location in locations if (page := _page(warc_dir, RecordLocation(*location)))]
     if any(layout_of_page(html, AUTO) is not GENERIC for html, _ in pages):
         return None
     layout = learn_layout(host, pages)
@@ -267,8 +267,13 @@ def _latest_article_records(db: sqlite_utils.Database, host: str) -> list[tuple[
     return [tuple(row) for row in rows]
 
 
-def _page(warc_dir: str | os.PathLike, location: RecordLocation) -> tuple[str, str]:
-    response = read_response(warc_dir, location)
+def _page(warc_dir: str | os.PathLike, location: RecordLocation) -> tuple[str, str] | None:
+    """The page of a record, or None where it cannot be read: learning is worth no
+    failed crawl (a file moved away, a damaged record: a rebuild reports those)."""
+    try:
+        response = read_response(warc_dir, location)
+    except Exception:  # warcio fails on damage in many ways (ArchiveLoadFailed, zlib.error, …)
+        return None
     body, _ = response.content()
     html, _ = decode_html(body, response.header("Content-Type"))
     return html, response.url

@@ -125,6 +125,13 @@ def test_a_host_learns_from_its_archived_pages_once_there_are_enough(write_warc,
     assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:10") is None  # another host has no pages
 
 
+def test_pages_whose_records_cannot_be_read_teach_nothing_and_fail_nothing(write_warc, tmp_path):
+    store = archived(write_warc, tmp_path, [(host_page(i), f"{BASE}/story/{i}") for i in range(4)])
+    for path in (tmp_path / "warcs").iterdir():
+        path.rename(tmp_path / path.name)  # the WARC files moved away
+    assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:9") is None
+
+
 def test_a_host_on_a_platform_steppe_knows_learns_nothing(write_warc, tmp_path):
     from crawler.demo_site import DemoSite
     from crawler.demo_site.pages import render_article
