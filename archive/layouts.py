@@ -125,7 +125,6 @@ def layout_of_page(html: str, layout: PageLayout) -> PageLayout:
                 GENERIC)
 
 
-
 def warcinfo_fields(layout: PageLayout) -> dict[str, str]:
     """What a crawl's warcinfo says of the layout it reads pages with: its name, and the
     whole layout where steppe does not know it by name (a host's learned one), so that

@@ -483,9 +483,10 @@ def _echo_learned_layouts(db) -> None:
 @click.option("--runs", default=5, show_default=True, help="How many of the latest crawl runs to list.")
 def status(data_dir, runs):
     """The archive at a glance: latest runs and their counts, size, articles, gone
-    and edited ones, the layouts learned from each host's pages, what the crawls still owe it (found, not archived yet) and what
-    they gave up, and the next scheduled run if ``steppe schedule`` is running. It
-    writes nothing, so it works on a read-only copy too.
+    and edited ones, the layouts learned from each host's pages, what the crawls
+    still owe it (found, not archived yet) and what they gave up, and the next
+    scheduled run if ``steppe schedule`` is running. It writes nothing, so it works
+    on a read-only copy too.
 
     Exit status: 0 the archive is in order; 1 its database is missing, damaged or
     lacks records of its WARC files (what to do is printed); 2 no archive in

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -62,6 +63,19 @@ def versions(db) -> dict[str, int]:
                            " group by a.url").fetchall())
 
 
+@dataclass
+class Crawls:
+    """Three crawls of one platform into one data directory."""
+
+    platform: object
+    server: HostServer
+    data_dir: Path
+    first: dict[str, int]   # versions of each article after the first crawl (generic)
+    second: dict[str, int]  # after the second (learned)
+    redesigned: object      # the TruthArticle of the page that does not fit
+    again: list[str]        # paths the third crawl requested
+
+
 @pytest.fixture(scope="module", params=sorted(PLATFORMS))
 def learned(request, tmp_path_factory):
     platform = PLATFORMS[request.param]()
@@ -79,13 +93,13 @@ def learned(request, tmp_path_factory):
         second = versions(db)
         server.clear_requests()
         crawl(server, data_dir, "-s", "STEPPE_REVALIDATE_DAYS=100000")  # every article fetched again
-        yield platform, server, data_dir, first, second, redesigned, [e.path for e in server.requests]
+        yield Crawls(platform, server, data_dir, first, second, redesigned, [e.path for e in server.requests])
     finally:
         server.stop()
 
 
 def test_the_second_crawl_learns_the_layout_records_it_and_status_shows_it(learned):
-    _, server, data_dir, first, _, _, _ = learned
+    server, data_dir, first = learned.server, learned.data_dir, learned.first
     assert len(first) >= MIN_PAGES
     db = sqlite_utils.Database(data_dir / "archive.db")
     rows = list(db["layouts"].rows)
@@ -104,7 +118,8 @@ def test_the_second_crawl_learns_the_layout_records_it_and_status_shows_it(learn
 
 
 def test_pages_read_with_the_learned_layout_are_exact(learned):
-    platform, server, data_dir, first, _, redesigned, _ = learned
+    platform, server, data_dir, first, redesigned = (learned.platform, learned.server, learned.data_dir,
+                                                     learned.first, learned.redesigned)
     db = sqlite_utils.Database(data_dir / "archive.db")
     rows = {row["url"]: row for row in db["articles"].rows}
     truth = {canonical_url(t.url): t for t in platform.truth(server.url) if t.url != redesigned.url}
@@ -122,7 +137,7 @@ def test_pages_read_with_the_learned_layout_are_exact(learned):
 
 
 def test_a_page_that_does_not_fit_the_learned_layout_is_read_generically(learned):
-    _, server, data_dir, _, _, redesigned, _ = learned
+    server, data_dir, redesigned = learned.server, learned.data_dir, learned.redesigned
     db = sqlite_utils.Database(data_dir / "archive.db")
     layout = PageLayout.from_json(next(db["layouts"].rows)["layout"])
     html = server.respond("GET", server.redesigned, {}).body.decode("utf-8")
@@ -134,7 +149,7 @@ def test_a_page_that_does_not_fit_the_learned_layout_is_read_generically(learned
 
 
 def test_recrawls_after_learning_make_no_new_versions_of_unchanged_articles(learned):
-    _, _, data_dir, first, second, _, again = learned
+    data_dir, first, second, again = learned.data_dir, learned.first, learned.second, learned.again
     db = sqlite_utils.Database(data_dir / "archive.db")
     assert {url: second[url] for url in first} == first == {url: 1 for url in first}
     article_paths = {urlsplit(url).path for url in second}
@@ -143,7 +158,7 @@ def test_recrawls_after_learning_make_no_new_versions_of_unchanged_articles(lear
 
 
 def test_a_rebuild_reads_every_page_as_the_crawls_did_without_the_layouts_table(learned, tmp_path):
-    _, _, data_dir, _, _, _, _ = learned
+    data_dir = learned.data_dir
     rebuilt = tmp_path / "rebuilt.db"
     result = steppe("rebuild", str(data_dir / "warcs"), "--db", str(rebuilt))
     assert result.returncode == 0, result.stderr
@@ -151,6 +166,7 @@ def test_a_rebuild_reads_every_page_as_the_crawls_did_without_the_layouts_table(
     query = "select url, title, authors, published, modified, text_hash from articles order by url"
     assert (list(sqlite_utils.Database(rebuilt).query(query))
             == list(sqlite_utils.Database(data_dir / "archive.db").query(query)))
-    versions_query = "select a.url, v.text_hash from article_versions v join articles a on a.id = v.article_id order by 1, 2"
+    versions_query = ("select a.url, v.text_hash from article_versions v join articles a on a.id = v.article_id"
+                      " order by 1, 2")
     assert (list(sqlite_utils.Database(rebuilt).query(versions_query))
             == list(sqlite_utils.Database(data_dir / "archive.db").query(versions_query)))
