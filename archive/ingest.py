@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urljoin, urlsplit
 
 from .extract import ArticleRecord, decode_html, read_page
-from .layouts import LAYOUTS, PageLayout, layout_of_page
+from .layouts import PageLayout, layout_of_page, recorded_layout
+from .learn import is_learned, read_with_learned
 from .membership import says_in_section
 from .problems import Problem
 from .store import GONE_STATUSES, Store
@@ -75,7 +76,8 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
     canonical = canonical_url(response.url)
     # A crawl's WARC files say which layout it read pages with and which section's
     # listing it walked: a rebuild of many crawls reads each one's pages as it did.
-    layout = LAYOUTS.get(response.warcinfo.get("layout", ""), layout)
+    # A layout learned from the host's pages is in the warcinfo whole (archive.learn).
+    layout = recorded_layout(response.warcinfo, layout)
     section = response.warcinfo.get("start-url")
     kind = classify(canonical, layout, section)
     location = response.header("Location")
@@ -100,7 +102,7 @@ def read_capture(response: ArchivedResponse, layout: PageLayout) -> CaptureReadi
         layout, kind = page_layout, classify(canonical, page_layout, section)
         if kind not in ("article", "other"):
             return CaptureReading(kind, canonical, problems=problems + charset_problems)
-    reading = read_page(html, response.url, layout)
+    reading = (read_with_learned if is_learned(layout) else read_page)(html, response.url, layout)
     problems += charset_problems + reading.problems
     via = response.warc_headers.get(FOUND_VIA)
     if reading.article is not None and via and section and not says_in_section(html, response.url, section):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,14 @@ class PageLayout:
         return self.listing_path is not None and bool(self.listing_path.match(path))
 
     def to_json(self) -> str:
-        """The layout as data, to record in an archive (a learned one) and read back."""
+        """The layout as data, to record in an archive (a learned one) and read back: one
+        line of ASCII, as a warcinfo field must be (its reader splits lines on any
+        Unicode line break a template text may hold)."""
         fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
         for name in ("article_path", "listing_path"):
             fields[name] = fields[name].pattern if fields[name] is not None else None
         fields["template_texts"] = sorted(self.template_texts)
-        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
+        return json.dumps(fields, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> PageLayout:
@@ -121,3 +124,26 @@ def layout_of_page(html: str, layout: PageLayout) -> PageLayout:
     return next((known for known in LAYOUTS.values() if known.fingerprint and re.search(known.fingerprint, html)),
                 GENERIC)
 
+
+def warcinfo_fields(layout: PageLayout) -> dict[str, str]:
+    """What a crawl's warcinfo says of the layout it reads pages with: its name, and the
+    whole layout where steppe does not know it by name (a host's learned one), so that
+    its WARC files alone say how their pages were read."""
+    fields = {"layout": layout.name}
+    if layout.name not in LAYOUTS:
+        fields["layout-json"] = layout.to_json()
+    return fields
+
+
+def recorded_layout(warcinfo: dict[str, str], default: PageLayout) -> PageLayout:
+    """The layout a WARC file's warcinfo says its crawl read pages with; ``default`` for
+    files that say nothing (or name a layout this steppe does not know)."""
+    if "layout-json" in warcinfo:
+        return _from_json(warcinfo["layout-json"])
+    return LAYOUTS.get(warcinfo.get("layout", ""), default)
+
+
+@lru_cache(maxsize=16)
+def _from_json(text: str) -> PageLayout:
+    # Every record of a file carries its warcinfo: parse a layout once, not per record.
+    return PageLayout.from_json(text)

@@ -464,15 +464,29 @@ def rebuild(paths, db_path, layout, jobs):
     sys.exit(EXIT_FAILED if report.bad else EXIT_OK)
 
 
+def _echo_learned_layouts(db) -> None:
+    from archive.learn import learned_layouts
+
+    learned = learned_layouts(db)
+    if learned:
+        click.echo("layouts learned from the hosts' own pages (where a page does not fit, it is read generically):")
+    for row in learned:
+        layout = row["layout"]
+        click.echo(f"  {row['host']}: learned {row['learned_at']} from {row['pages']} pages; title {layout.title},"
+                   f" text {layout.body}, byline {layout.byline or '-'}, date {layout.published or '-'},"
+                   f" {len(layout.template_texts)} template blocks")
+
+
 @main.command(short_help="The archive at a glance: runs, size, articles, problems.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("data"),
               show_default=True, help="The archive to describe.")
 @click.option("--runs", default=5, show_default=True, help="How many of the latest crawl runs to list.")
 def status(data_dir, runs):
     """The archive at a glance: latest runs and their counts, size, articles, gone
-    and edited ones, what the crawls still owe it (found, not archived yet) and what
-    they gave up, and the next scheduled run if ``steppe schedule`` is running. It
-    writes nothing, so it works on a read-only copy too.
+    and edited ones, the layouts learned from each host's pages, what the crawls
+    still owe it (found, not archived yet) and what they gave up, and the next
+    scheduled run if ``steppe schedule`` is running. It writes nothing, so it works
+    on a read-only copy too.
 
     Exit status: 0 the archive is in order; 1 its database is missing, damaged or
     lacks records of its WARC files (what to do is printed); 2 no archive in
@@ -504,6 +518,7 @@ def status(data_dir, runs):
         for source in sources:
             click.echo(f"  {source['source']}: {source['articles']} articles, {source['start_url']};"
                        f" latest run {source['started']} {source['status']}")
+    _echo_learned_layouts(store.db)
     click.echo("latest runs:")
     for run in store.recent_crawls(runs):
         click.echo(f"  {run['id']}  {run['status'] or '?':<11} {run['started']} → {run['finished'] or '…'}"

@@ -7,8 +7,10 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
@@ -17,6 +19,8 @@ from twisted.internet.task import LoopingCall
 
 from archive import __version__
 from archive.ingest import RecordReaders, store_capture
+from archive.layouts import AUTO
+from archive.learn import learn_host
 from archive.lock import hold
 from archive.recover import recover
 from archive.store import Store
@@ -100,6 +104,7 @@ class ArchiveIngest:
             spider.logger.warning(
                 "recovered from an interrupted crawl: %d WARC file(s) closed, %d record(s) ingested, runs %s",
                 len(recovery.files_closed), recovery.records_ingested, ", ".join(recovery.crawls_interrupted) or "-")
+        self._learn_layout(spider)
         self.store.start_crawl(
             spider.crawl_id, started=_now(), start_url=spider.profile.section_url, site=spider.profile.host,
             source=spider.profile.name,
@@ -107,6 +112,19 @@ class ArchiveIngest:
         )
         self.readers = _shared_readers(self.workers)
         self.task.start(self.batch_interval, now=False)
+
+    def _learn_layout(self, spider) -> None:
+        """A host with no platform layout is read with one learned from its archived
+        pages, once there are enough. Here, before WarcCaptureMiddleware.spider_opened
+        (extensions connect their signals before the downloader's middlewares exist):
+        the crawl's warcinfo records the layout its pages are read with."""
+        if spider.profile.layout.name != AUTO.name:
+            return
+        layout = learn_host(self.store.db, self.warc_dir, urlsplit(spider.profile.section_url).netloc)
+        if layout is not None:
+            spider.profile = replace(spider.profile, layout=layout)
+            spider.logger.info("pages of %s read with the layout learned from its archived pages (title %s,"
+                               " text %s)", spider.profile.host, layout.title, layout.body)
 
     async def engine_started(self):
         # Stopped while it opened, which stops no engine (not running yet): it stops now,

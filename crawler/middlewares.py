@@ -33,6 +33,7 @@ from twisted.web._newclient import ResponseFailed
 from w3lib.url import safe_url_string
 
 from archive import __version__
+from archive.layouts import warcinfo_fields
 from archive.urls import canonical_url
 from archive.store import Store
 from archive.recover import close_open_file
@@ -112,7 +113,9 @@ class WarcCaptureMiddleware:
             "start-url": spider.profile.section_url,
             "source": spider.profile.name,
             # How the crawl reads pages: a rebuild of its files reads them the same way.
-            "layout": spider.profile.layout.name,
+            # A layout learned at the crawl's start (ArchiveIngest, an extension: its
+            # spider_opened runs before this middleware's) is already the profile's.
+            **warcinfo_fields(spider.profile.layout),
             "http-header-user-agent": settings.get("USER_AGENT"),
             "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
         })

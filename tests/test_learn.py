@@ -2,8 +2,12 @@
 and which blocks are its template."""
 
 from archive.extract import read_page
-from archive.layouts import GENERIC, ZOX_NEWS, PageLayout
-from archive.learn import learn_layout, read_with_learned
+from archive.ingest import ingest_response
+from archive.layouts import GENERIC, ZOX_NEWS, PageLayout, recorded_layout, warcinfo_fields
+from archive.learn import MIN_PAGES, learn_host, learn_layout, learned_layouts, read_with_learned
+from archive.store import Store
+
+from conftest import html_exchange
 
 BASE = "http://127.0.0.1:9"
 APPEAL = "Support independent reporting from the steppe: become a member of Steppe Review today."
@@ -98,3 +102,53 @@ def test_learned_from_a_few_demo_pages_it_reads_the_others_better_than_the_gener
 
     assert exact(lambda html, url: read_with_learned(html, url, layout)) > exact(
         lambda html, url: read_page(html, url, GENERIC))
+
+
+def archived(write_warc, tmp_path, pages: list[tuple[str, str]]) -> Store:
+    """The pages in a real WARC file, ingested generically into the real database of
+    ``tmp_path`` (the same one call after call)."""
+    store = Store(tmp_path / "archive.db")
+    for record in write_warc([html_exchange(url, html) for html, url in pages]):
+        ingest_response(store, record, GENERIC)
+    return store
+
+
+def test_a_host_learns_from_its_archived_pages_once_there_are_enough(write_warc, tmp_path):
+    store = archived(write_warc, tmp_path, [(host_page(i), f"{BASE}/story/{i}") for i in range(MIN_PAGES - 1)])
+    assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:9") is None
+    store = archived(write_warc, tmp_path, [(host_page(i), f"{BASE}/story/{i}") for i in range(MIN_PAGES - 1, 4)])
+    layout = learn_host(store.db, tmp_path / "warcs", "127.0.0.1:9")
+    assert layout == learned()  # the same pages, read back from WARC
+    assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:9") == layout
+    [row] = learned_layouts(store.db)  # the same sample again: nothing new to record
+    assert (row["host"], row["pages"], row["layout"]) == ("127.0.0.1:9", 4, layout)
+    assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:10") is None  # another host has no pages
+
+
+def test_pages_whose_records_cannot_be_read_teach_nothing_and_fail_nothing(write_warc, tmp_path):
+    store = archived(write_warc, tmp_path, [(host_page(i), f"{BASE}/story/{i}") for i in range(4)])
+    for path in (tmp_path / "warcs").iterdir():
+        path.rename(tmp_path / path.name)  # the WARC files moved away
+    assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:9") is None
+
+
+def test_a_host_on_a_platform_steppe_knows_learns_nothing(write_warc, tmp_path):
+    from crawler.demo_site import DemoSite
+    from crawler.demo_site.pages import render_article
+
+    site = DemoSite.build(n_articles=40, seed=5)
+    pages = [(render_article(site, a, BASE, site.now.timestamp(), "n"), BASE + a.path)
+             for a in site.expected_articles()[:6]]
+    store = archived(write_warc, tmp_path, pages)
+    assert learn_host(store.db, tmp_path / "warcs", "127.0.0.1:9") is None  # its pages show Zox News
+    assert learned_layouts(store.db) == []
+
+
+def test_a_crawl_records_a_learned_layout_whole_in_its_warcinfo_and_a_known_one_by_name():
+    layout = learned()
+    assert warcinfo_fields(ZOX_NEWS) == {"layout": "zox-news"}
+    info = warcinfo_fields(layout)
+    assert info["layout"] == layout.name and "\n" not in info["layout-json"] and info["layout-json"].isascii()
+    assert recorded_layout(info, GENERIC) == layout
+    assert recorded_layout({"layout": "zox-news"}, GENERIC) is ZOX_NEWS
+    assert recorded_layout({}, GENERIC) is GENERIC  # a file of another crawler, or older
