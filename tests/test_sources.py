@@ -95,3 +95,25 @@ def test_a_second_run_is_incremental_for_every_source(hosts, run, tmp_path):
         pages = [e.path for e in server.requests if e.path.split("?")[0].rstrip("/").endswith(
             server.section_url[len(server.url):].split("?")[0].rstrip("/"))]
         assert len(pages) == 1, (name, pages)  # page 1 of the listing, nothing deeper
+
+
+def test_a_crawl_revalidates_only_its_own_sources_articles(tmp_path):
+    """Everything archived is "young" here: a crawl of one host must still send
+    nothing to another host whose articles share the data directory."""
+    data_dir = tmp_path / "data"
+    young = ["-s", "STEPPE_REVALIDATE_DAYS=100000", "--no-delay"]
+    site = DemoSite.build(n_articles=24, seed=5)
+    with serve_site(site) as zox, serve_platform(PLATFORMS["drupal"]()) as drupal:
+        for server in (zox, drupal):
+            result = steppe("crawl", "--start-url", server.section_url, "--data-dir", str(data_dir), *young)
+            assert result.returncode == 0, result.stdout + result.stderr
+        zox.clear_requests()
+        drupal.clear_requests()
+        result = steppe("crawl", "--start-url", drupal.section_url, "--data-dir", str(data_dir), *young)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert zox.requests == []
+        # ... while its own articles were all asked again (conditionally).
+        db = sqlite_utils.Database(data_dir / "archive.db")
+        drupal_articles = db.execute("select count(*) from articles where url like ?", [drupal.url + "/%"]).fetchone()[0]
+        assert drupal_articles > 0
+        assert len({e.path for e in drupal.requests}) > drupal_articles
