@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 from datasette.database import QueryInterrupted
@@ -24,7 +25,7 @@ from datasette.utils import escape_sqlite, path_with_added_args, path_with_remov
 
 from archive.store import ARTICLE_LISTS
 
-from .selection import MONTH, column, counted, cube, month_of, selection
+from .selection import MONTH, column, counted, cube, month_of, selected_ids, selection, start_cube
 
 
 def _sqlite_order(value):
@@ -135,21 +136,45 @@ class ArticleListFacet(ArrayFacet):
 
     async def facet_results(self):
         results, timed_out = await super().facet_results()
-        where, rest, params = await selection(self, super().get_configs())
-        for config in super().get_configs():
-            if (items := self._items(config)) is None:
-                continue
-            table, item = items
-
-            def counts(where, table=table, item=item):
-                # Rows of the items table, each (article, item) once: Datasette's array
-                # facet counts an article once per distinct item too.
-                chosen = f" where article_id in (select id from articles where {where})" if where else ""
-                return f"select [{item}] as value, count(*) as count from [{table}]{chosen} group by value"
-
+        configs = [config for config in super().get_configs() if self._items(config) is not None]
+        if not configs:
+            return results, timed_out
+        where, rest, params = await selection(self, configs)
+        # The page's column and month facets count in one more query (the cube),
+        # started now so that it runs on another SQL thread while these count
+        # (Datasette runs one facet class after another).
+        start_cube(self, where, rest)
+        # The articles counted: those the page selects, listed once for every facet
+        # here, or, on the whole table and less the rest, found by the rest's WHERE.
+        articles = "select id from articles where {}"
+        if where and rest is None:
             try:
-                rows = await _query(self, counted(counts, where, rest) + " order by count desc, value", params)
-                results.append(await _facet(self, config, rows, f"{column(config)}__arraycontains", "_facet_array"))
+                params = {**params, "steppe_ids": await selected_ids(self, where)}
             except QueryInterrupted:
+                return results, timed_out + [column(config) for config in configs]
+            articles = "select value from json_each(:steppe_ids)"
+        for config, result in zip(configs, await asyncio.gather(
+                *(self._counted(config, articles, where, rest, params) for config in configs))):
+            if result is None:
                 timed_out.append(column(config))
+            else:
+                results.append(result)
         return results, timed_out
+
+    async def _counted(self, config: dict, articles: str, where: str | None, rest: str | None,
+                       params: dict) -> dict | None:
+        """The facet of ``config`` over the articles ``articles`` lists (its ``{}``:
+        a WHERE on articles); None if it timed out."""
+        table, item = self._items(config)
+
+        def counts(where):
+            # Rows of the items table, each (article, item) once: Datasette's array
+            # facet counts an article once per distinct item too.
+            chosen = f" where article_id in ({articles.format(where)})" if where else ""
+            return f"select [{item}] as value, count(*) as count from [{table}]{chosen} group by value"
+
+        try:
+            rows = await _query(self, counted(counts, where, rest) + " order by count desc, value", params)
+        except QueryInterrupted:
+            return None
+        return await _facet(self, config, rows, f"{column(config)}__arraycontains", "_facet_array")
