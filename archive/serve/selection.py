@@ -69,6 +69,12 @@ async def _shared(facet: Facet, name: str, sql: str, params=None):
     return (await _started(facet, name, sql, params)).rows
 
 
+async def table_rows(facet: Facet) -> int:
+    """Rows of the facet's table, counted once for all the facets of the page."""
+    table = escape_sqlite(facet.table)
+    return (await _shared(facet, f"rows {table}", f"select count(*) from {table}"))[0][0]
+
+
 async def selection(facet: Facet, configs: list) -> tuple[str | None, str | None, dict]:
     """(where, rest, params) of the facet's counts: the rows WHERE selects (None: the
     whole table), or, when REST is not None, the whole table's rows less those REST
@@ -79,10 +85,10 @@ async def selection(facet: Facet, configs: list) -> tuple[str | None, str | None
     where, params = where_of(facet), dict(facet.params)
     if not configs or where is None or facet.row_count is None:
         return where, None, params
-    table = escape_sqlite(facet.table)
-    total = (await _shared(facet, f"rows {table}", f"select count(*) from {table}"))[0][0]
+    total = await table_rows(facet)
     if 2 * facet.row_count <= total:
         return where, None, params
+    table = escape_sqlite(facet.table)
     rest = f"not coalesce(({where}), 0)"
     listed = int(REST_LISTED * total)
     try:
