@@ -25,11 +25,12 @@ from datasette.utils import escape_sqlite, path_with_added_args, path_with_remov
 
 from archive.store import ARTICLE_LISTS
 
-from .selection import (MONTH, column, counted, cube, month_of, selected_ids, selection, start_cube,
-                        table_rows)
+from .selection import (MONTH, column, counted, cube, last_rowid, month_of, selected_ids, selection,
+                        start_cube)
 
-# A selection holding more than this share of the articles has its items tables walked.
-WALKED_SHARE = 0.3
+# An items table of fewer rows than this many per article of a listed selection is
+# walked (ArticleListFacet._counted): about where walking and looking up cost the same.
+WALKED_ITEMS = 4
 
 
 def _sqlite_order(value):
@@ -150,32 +151,33 @@ class ArticleListFacet(ArrayFacet):
         start_cube(self, where, rest)
         # The articles counted: those the page selects, listed once for every facet
         # here, or, on the whole table and less the rest, found by the rest's WHERE.
-        articles, walked = "select id from articles where {}", False
+        articles, listed = "select id from articles where {}", None
         if where and rest is None:
             try:
                 params = {**params, "steppe_ids": await selected_ids(self, where)}
-                # Many articles: each items table is walked in the order of its
-                # (item, article) index, testing each row against the list, rather than
-                # looked up by each article and sorted by item; about as fast then, and
-                # free for an items table with few rows (article_sources of an archive
-                # of one source).
-                walked = self.row_count is not None and self.row_count > WALKED_SHARE * await table_rows(self)
             except QueryInterrupted:
                 return results, timed_out + [column(config) for config in configs]
-            articles = "select value from json_each(:steppe_ids)"
+            articles, listed = "select value from json_each(:steppe_ids)", self.row_count
         for config, result in zip(configs, await asyncio.gather(
-                *(self._counted(config, articles, walked, where, rest, params) for config in configs))):
+                *(self._counted(config, articles, listed, where, rest, params) for config in configs))):
             if result is None:
                 timed_out.append(column(config))
             else:
                 results.append(result)
         return results, timed_out
 
-    async def _counted(self, config: dict, articles: str, walked: bool, where: str | None, rest: str | None,
-                       params: dict) -> dict | None:
+    async def _counted(self, config: dict, articles: str, listed: int | None, where: str | None,
+                       rest: str | None, params: dict) -> dict | None:
         """The facet of ``config`` over the articles ``articles`` lists (its ``{}``:
-        a WHERE on articles), the items table walked or not; None if it timed out."""
+        a WHERE on articles; ``listed``: how many, when they are a list of ids); None
+        if it timed out."""
         table, item = self._items(config)
+        # An items table of not many more rows than the list is walked in the order of
+        # its (item, article) index, each row tested against the list, rather than
+        # looked up by each listed article and sorted by item: as fast or faster then,
+        # and free when it is empty (article_sources of an archive of one source).
+        # Its last rowid stands for its size: the choice needs no count.
+        walked = listed is not None and await last_rowid(self, table) < WALKED_ITEMS * listed
 
         def counts(where):
             # Rows of the items table, each (article, item) once: Datasette's array

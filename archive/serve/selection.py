@@ -69,10 +69,11 @@ async def _shared(facet: Facet, name: str, sql: str, params=None):
     return (await _started(facet, name, sql, params)).rows
 
 
-async def table_rows(facet: Facet) -> int:
-    """Rows of the facet's table, counted once for all the facets of the page."""
-    table = escape_sqlite(facet.table)
-    return (await _shared(facet, f"rows {table}", f"select count(*) from {table}"))[0][0]
+async def last_rowid(facet: Facet, table: str) -> int:
+    """The last rowid of TABLE (0 when empty), read once for all the facets of the page:
+    the size of a table that is only ever added to, or about, without counting it."""
+    table = escape_sqlite(table)
+    return (await _shared(facet, f"last {table}", f"select coalesce(max(rowid), 0) from {table}"))[0][0]
 
 
 async def selection(facet: Facet, configs: list) -> tuple[str | None, str | None, dict]:
@@ -85,10 +86,10 @@ async def selection(facet: Facet, configs: list) -> tuple[str | None, str | None
     where, params = where_of(facet), dict(facet.params)
     if not configs or where is None or facet.row_count is None:
         return where, None, params
-    total = await table_rows(facet)
+    table = escape_sqlite(facet.table)
+    total = (await _shared(facet, f"rows {table}", f"select count(*) from {table}"))[0][0]
     if 2 * facet.row_count <= total:
         return where, None, params
-    table = escape_sqlite(facet.table)
     rest = f"not coalesce(({where}), 0)"
     listed = int(REST_LISTED * total)
     try:
