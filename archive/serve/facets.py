@@ -9,8 +9,9 @@
   ``article_authors`` and ``article_tags`` (archive.store.ARTICLE_LISTS) instead of
   running ``json_each`` over every article with its whole text; the counts, the
   selections (``tags__arraycontains=…``) and the type ("array") stay Datasette's.
-  It stands in for Datasette's own ArrayFacet (see archive.serve.datasette_for),
-  which it still runs for any other column.
+  On a selection they count from its ids, listed once for the page, and run at once
+  with the page's column and month pass. It stands in for Datasette's own ArrayFacet
+  (see archive.serve.datasette_for), which it still runs for any other column.
 - Datasette's column facet, counted as archive.serve.selection says on a selection.
 """
 
