@@ -5,7 +5,8 @@
 1. builds the archive of N demo articles once, under CACHE/N/ (the WARC file from
    `bench/rebuild.py --write`, then `steppe rebuild`), and reuses it afterwards;
 2. serves it with `steppe serve` on a free loopback port;
-3. fetches each page ROUNDS times in a row and prints p50/p95 (goal: p95 < 300 ms);
+3. fetches each page ROUNDS times in a row and prints p50/p95 (goal: p95 < 300 ms), the
+   server's CPU time per fetch and the load average;
 4. fetches them all again from CLIENTS threads at once and prints p50/p95, requests/s
    and errors (goal: none), with the machine's load average.
 """
@@ -128,6 +129,14 @@ def percentiles(times: list[float]) -> tuple[float, float]:
             ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))] * 1000)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, all threads) the process ``pid`` has used: what a
+    page costs the server, which other jobs on a shared machine slow down far less
+    than they slow down the wall-clock time of a fetch."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -164,13 +173,18 @@ def main() -> None:
 
         print(f"{args.articles} articles, {os.cpu_count()} cores, {args.rounds} fetches of each page")
         print("load average before: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
-        print(f"{'page':<40}{'p50 ms':>8}{'p95 ms':>8}{'errors':>8}")
+        # cpu ms: the server's CPU time per fetch; load: the machine's 1-minute load
+        # average after the page's fetches (2 cores: above 2, other jobs slow every page).
+        print(f"{'page':<40}{'p50 ms':>8}{'p95 ms':>8}{'errors':>8}{'cpu ms':>8}{'load':>6}")
         worst = 0.0
         for label, path in targets.items():
+            cpu = cpu_seconds(server.pid)
             results = [fetch(base, path) for _ in range(args.rounds)]
+            cpu = (cpu_seconds(server.pid) - cpu) / args.rounds * 1000
             p50, p95 = percentiles([t for t, _ in results])
             worst = max(worst, p95)
-            print(f"{label:<40}{p50:>8.0f}{p95:>8.0f}{sum(1 for _, e in results if e):>8}", flush=True)
+            print(f"{label:<40}{p50:>8.0f}{p95:>8.0f}{sum(1 for _, e in results if e):>8}{cpu:>8.0f}"
+                  f"{os.getloadavg()[0]:>6.2f}", flush=True)
         print(f"slowest p95 one client at a time: {worst:.0f} ms (goal < 300 ms)")
 
         work: queue.Queue = queue.Queue()

@@ -182,9 +182,14 @@ def test_facets_count_what_datasette_would_on_every_selection(client, crawl):
     tag, author = crawl.db.execute("select (select tag from article_tags limit 1),"
                                    " (select author from article_authors limit 1)").fetchone()
     month = crawl.db.execute("select substr(published, 1, 7) from articles order by published limit 1").fetchone()[0]
+    # Two fifths of the articles, listed (under half: not counted as the table less the
+    # rest): the author and source tables, not many more rows than the list, are walked
+    # against it, the bigger tag table looked up by each listed article.
+    ids = [row_id for (row_id,) in crawl.db.execute("select id from articles order by id")]
+    two_fifths = f"id__lte={ids[len(ids) * 2 // 5 - 1]}"
     for selection in ["", f"tags__arraycontains={tag}", f"authors__arraycontains={author}",
                       f"published__startswith={month}", f"published__startswith={month[:4]}", "status=live",
-                      "_search=Kazakhstan", f"_search=Kazakhstan&tags__arraycontains={tag}"]:
+                      "_search=Kazakhstan", f"_search=Kazakhstan&tags__arraycontains={tag}", two_fifths]:
         rows = client.rows(f"/archive/articles?{selection}&_nofacet=1")
         assert rows, selection
         _assert_article_facets(client, selection, rows)

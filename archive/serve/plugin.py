@@ -35,8 +35,9 @@ def register_routes():
 @hookimpl
 def register_facet_classes():
     # Datasette's own facets, ours in place of its ColumnFacet and ArrayFacet (whose
-    # plugin archive.serve.datasette_for blocks).
-    return [TableColumnFacet, DateFacet, ArticleListFacet, MonthFacet]
+    # plugin archive.serve.datasette_for blocks). The array facets first: they start
+    # the pass the column and month facets read (archive.serve.selection.start_cube).
+    return [ArticleListFacet, TableColumnFacet, DateFacet, MonthFacet]
 
 
 # The mapping lets a reader's connection read pages straight from the OS cache

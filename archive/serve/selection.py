@@ -9,7 +9,8 @@ would evaluate the page's selection again. Here:
   counts of the rows it leaves out: the same numbers, at the cost of the smaller side;
   when those rows are few they are found once for all the facets of the page;
 - on any other selection, the column and month facets of the page are counted in one
-  pass over its rows (``cube``), not one pass each.
+  pass over its rows (``cube``), not one pass each, and the ids of its rows are listed
+  once (``selected_ids``) for the author, tag and source facets to count from.
 
 What is shared lives in the request (``request.scope``): nothing outlives the page.
 """
@@ -54,14 +55,26 @@ def month_of(column_sql: str) -> str:
     return f"substr({column_sql}, 1, 7)"
 
 
-async def _shared(facet: Facet, name: str, sql: str, params=None):
-    """The rows of ``sql``, run once for all the facets of the page (``name`` tells
+def _started(facet: Facet, name: str, sql: str, params=None) -> asyncio.Future:
+    """The query ``sql``, started once for all the facets of the page (``name`` tells
     the queries apart)."""
     results = facet.request.scope.setdefault("steppe.facets", {})
     if name not in results:
         results[name] = asyncio.ensure_future(facet.ds.execute(
             facet.database, sql, params, custom_time_limit=facet.ds.setting("facet_time_limit_ms")))
-    return (await results[name]).rows
+    return results[name]
+
+
+async def _shared(facet: Facet, name: str, sql: str, params=None):
+    """The rows of ``sql``, run once for all the facets of the page."""
+    return (await _started(facet, name, sql, params)).rows
+
+
+async def last_rowid(facet: Facet, table: str) -> int:
+    """The last rowid of TABLE (0 when empty), read once for all the facets of the page:
+    the size of a table that is only ever added to, or about, without counting it."""
+    table = escape_sqlite(table)
+    return (await _shared(facet, f"last {table}", f"select coalesce(max(rowid), 0) from {table}"))[0][0]
 
 
 async def selection(facet: Facet, configs: list) -> tuple[str | None, str | None, dict]:
@@ -99,20 +112,38 @@ def counted(counts: Counts, where: str | None, rest: str | None) -> str:
             f" select value, -count from ({counts(rest)})) group by value having sum(count) > 0")
 
 
-async def cube(facet: Facet, where: str, kind: str, config: dict) -> Counter | None:
-    """Counts of the values of one column or month facet over the rows WHERE selects,
-    from one pass that counts every column and month facet of the page; None when
-    that pass would return too many rows."""
+def _cube_terms(facet: Facet) -> dict[tuple[str, str], str]:
+    """(kind, column) → SQL of the value, of each column and month facet of the page."""
     configs = load_facet_configs(facet.request, facet.metadata)
     terms = {("column", column(c)): escape_sqlite(column(c)) for c in configs.get("column", [])}
     for c in configs.get("month", []):
         # Written so that SQLite does not take the month index, which would read each
         # row for the WHERE, over the index the WHERE wants.
         terms[("month", column(c))] = month_of(f"+{escape_sqlite(column(c))}")
+    return terms
+
+
+def _cube(facet: Facet, where: str, terms: dict) -> asyncio.Future:
     table = escape_sqlite(facet.table)
     sql = (f"select {', '.join(terms.values())}, count(*) from {table} where {where}"
            f" group by {', '.join(str(i + 1) for i in range(len(terms)))} limit {CUBE_ROWS + 1}")
-    rows = await _shared(facet, f"cube {table}", sql, facet.params)
+    return _started(facet, f"cube {table}", sql, facet.params)
+
+
+def start_cube(facet: Facet, where: str | None, rest: str | None) -> None:
+    """Starts the pass ``cube`` reads, when the page's column and month facets will
+    read it (on a selection, not counted as the table less the rest), so that it runs
+    on another SQL thread while the calling facet counts."""
+    if where and rest is None and (terms := _cube_terms(facet)):
+        _cube(facet, where, terms)
+
+
+async def cube(facet: Facet, where: str, kind: str, config: dict) -> Counter | None:
+    """Counts of the values of one column or month facet over the rows WHERE selects,
+    from one pass that counts every column and month facet of the page; None when
+    that pass would return too many rows."""
+    terms = _cube_terms(facet)
+    rows = (await _cube(facet, where, terms)).rows
     if len(rows) > CUBE_ROWS:
         return None
     at = list(terms).index((kind, column(config)))
@@ -121,3 +152,14 @@ async def cube(facet: Facet, where: str, kind: str, config: dict) -> Counter | N
         if row[at] is not None and (kind != "month" or IS_MONTH.fullmatch(str(row[at]))):
             counts[row[at]] += row[-1]
     return counts
+
+
+async def selected_ids(facet: Facet, where: str) -> str:
+    """The rowids of the rows WHERE selects, as a JSON array, found once for all the
+    facets of the page: each facet of an items table (article_tags…) then reads the
+    list instead of finding the same rows of the table again."""
+    table = escape_sqlite(facet.table)
+    # Built by SQLite, one value: not tens of thousands of rows through Python.
+    rows = await _shared(facet, f"ids {table}", f"select json_group_array(rowid) from {table} where {where}",
+                         facet.params)
+    return rows[0][0]
