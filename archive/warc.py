@@ -15,10 +15,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from functools import lru_cache
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from warcio.archiveiterator import ArchiveIterator
@@ -319,13 +319,22 @@ def _warcinfo_fields(record) -> dict[str, str]:
     return fields
 
 
-@lru_cache(maxsize=64)
 def read_warcinfo(path: str) -> dict[str, str]:
-    """The fields of a file's leading warcinfo record ({} when it has none); never changes."""
+    """The fields of a file's leading warcinfo record ({} when it has none)."""
     with open(path, "rb") as fh:
-        for record in ArchiveIterator(fh):
-            return _warcinfo_fields(record) if record.rec_type == "warcinfo" else {}
+        return _leading_warcinfo(fh)
+
+
+def _leading_warcinfo(fh) -> dict[str, str]:
+    fh.seek(0)
+    for record in ArchiveIterator(fh):
+        return _warcinfo_fields(record) if record.rec_type == "warcinfo" else {}
     return {}
+
+
+# A file's warcinfo never changes: read once per file by ingest workers, which read
+# many records of few files.
+_WARCINFO: dict[str, dict[str, str]] = {}
 
 
 def _archived_response(record, location: RecordLocation | None, warcinfo: dict) -> ArchivedResponse:
@@ -389,23 +398,30 @@ def gzip_member_is_whole(fh, offset: int, length: int) -> bool:
     return decoder.eof
 
 
-def find_warc_file(directory: str | os.PathLike, filename: str) -> Path:
-    """The file as closed, or still ``.open`` while its crawl runs (or was killed)."""
+def open_warc_file(directory: str | os.PathLike, filename: str) -> BinaryIO:
+    """The file as closed, or still ``.open`` while its crawl runs (or was killed),
+    opened. Its crawl closes it (a rename) at any moment, also between two looks here,
+    while records of its last seconds are still being read: the open handle holds on."""
     path = Path(directory) / filename
-    if path.exists():
-        return path
-    open_path = path.with_name(path.name + OPEN_SUFFIX)
-    if open_path.exists():
-        return open_path
+    for candidate in (path, path.with_name(path.name + OPEN_SUFFIX), path):
+        try:
+            return open(candidate, "rb")
+        except FileNotFoundError:
+            continue
     raise FileNotFoundError(f"no WARC file {filename} in {directory}")
 
 
 def read_response(directory: str | os.PathLike, location: RecordLocation) -> ArchivedResponse:
     """The response record at a known location, read alone."""
-    path = find_warc_file(directory, location.filename)
-    with open(path, "rb") as fh:
+    key = str(Path(directory) / location.filename)
+    with open_warc_file(directory, location.filename) as fh:
         fh.seek(location.offset)
         record = next(iter(ArchiveIterator(fh)))
         if record.rec_type not in ("response", "revisit"):
-            raise ValueError(f"{path}@{location.offset} is a {record.rec_type} record, not a response")
-        return _archived_response(record, location, read_warcinfo(str(path)))
+            raise ValueError(f"{key}@{location.offset} is a {record.rec_type} record, not a response")
+        response = _archived_response(record, location, {})
+        if key not in _WARCINFO:
+            if len(_WARCINFO) >= 64:
+                _WARCINFO.pop(next(iter(_WARCINFO)))
+            _WARCINFO[key] = _leading_warcinfo(fh)
+        return replace(response, warcinfo=_WARCINFO[key])

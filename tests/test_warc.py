@@ -3,14 +3,16 @@
 import gzip
 import os
 import json
+import threading
+import time
 import zlib
 from datetime import datetime, timezone
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import HttpExchange, WarcWriter, decode_content, iter_responses, read_response
+from archive.warc import OPEN_SUFFIX, HttpExchange, WarcWriter, decode_content, iter_responses, read_response
 
-from conftest import warcio
+from conftest import html_exchange, warcio
 
 
 def exchange(i: int, body: bytes, encoding: str | None = None) -> HttpExchange:
@@ -80,3 +82,32 @@ def test_decode_content_reports_truncation_and_garbage():
     assert problem == "truncated gzip content" and data.startswith(partial)
     assert decode_content(b"not gzip at all", "gzip")[1].startswith("corrupt gzip content")
     assert decode_content(b"plain", None) == (b"plain", None)
+
+
+def test_records_are_read_while_their_file_is_closed_under_the_reader(tmp_path):
+    """Ingest workers read a crawl's last records while the crawl closes its file (a
+    rename from .open), at any moment, also between two looks at the folder."""
+    writer = WarcWriter(tmp_path, "steppe-closing", info={"crawl-id": "closing"})
+    locations = [writer.write_exchange(html_exchange(f"http://127.0.0.1:9/a/{k}/", f"<p>page {k}</p>")).location
+                 for k in range(20)]
+    (opened,) = tmp_path.glob(f"*{OPEN_SUFFIX}")
+    closed = opened.with_name(opened.name.removesuffix(OPEN_SUFFIX))
+    stop = threading.Event()
+
+    def close_and_open_again():   # a crawl closes its file once; again and again here, to meet every moment
+        while not stop.is_set():
+            os.replace(opened, closed)
+            time.sleep(0.001)
+            os.replace(closed, opened)
+            time.sleep(0.001)
+
+    renamer = threading.Thread(target=close_and_open_again)
+    renamer.start()
+    try:
+        for k in range(1000):
+            response = read_response(tmp_path, locations[k % 20])
+            assert response.url == f"http://127.0.0.1:9/a/{k % 20}/" and response.warcinfo["crawl-id"] == "closing"
+    finally:
+        stop.set()
+        renamer.join()
+        writer.close()
