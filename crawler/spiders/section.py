@@ -327,6 +327,8 @@ class SectionSpider(scrapy.Spider):
         the page the same question)."""
         if response.status != 200 or not isinstance(response, scrapy.http.TextResponse):
             return
+        if self.walking == 0 and not self.walk_short:
+            return   # the walk read the whole listing: nothing to reach from here (and no page to parse)
         if response.meta.get(FOUND_VIA) and not says_in_section(response.text, response.url, self.profile.section_url):
             return
         found = {url: response.url for url in (self.profile.article_url(u)
