@@ -2,7 +2,8 @@
 
 A page reached by a "read next" or previous/next-post link, not from the section's
 own listing, may be another section's: it is the section's article only where the
-page says so. It says so by a link to the section's listing from its own content
+page says so. It says so by its URL (under the section's path: ``/design/2019/x``
+of ``/design/``), by a link to the section's listing from its own content
 (a category or tag link, a breadcrumb), by a section or tag named like the section
 (``article:section``, ``article:tag``, JSON-LD ``articleSection`` and ``keywords``),
 or by the ``category-…``/``tag-…`` classes WordPress and Ghost put on a post. The
@@ -36,6 +37,10 @@ def section_slug(section_url: str) -> str:
 
 def says_in_section(html: str, url: str, section_url: str) -> bool:
     """True when the page at ``url`` says it belongs to the section ``section_url`` lists."""
+    listing = listing_key(section_url)[0]
+    section_path = urlsplit(listing).path.rstrip("/") + "/"
+    if section_path != "/" and urlsplit(url).path.startswith(section_path):
+        return True
     try:
         root = lxml.html.document_fromstring(html)
     except (ValueError, lxml.etree.ParserError):
@@ -47,7 +52,6 @@ def says_in_section(html: str, url: str, section_url: str) -> bool:
                       for el in root.iterfind(".//article") for cls in el.get("class", "").split()
                       for prefix in _CLASS_PREFIXES if cls.startswith(prefix)):
         return True
-    listing = listing_key(section_url)[0]
     for a in root.iterfind(".//body//a[@href]"):
         if listing_key(urljoin(url, a.get("href", "").strip()))[0] != listing:
             continue

@@ -31,3 +31,11 @@ def test_the_section_slug_comes_from_the_listing_url_whatever_its_page():
     assert section_slug("http://127.0.0.1:1/news/central-asia?page=2") == "central-asia"
     assert section_slug("http://127.0.0.1:1/tag/central-asia/page/3/") == "central-asia"
     assert section_slug("http://127.0.0.1:1/") == ""
+
+
+def test_an_article_under_the_sections_path_belongs_to_it_whatever_its_page_says():
+    page = "<html><body><nav><a href='/design/'>Design</a></nav><article><p>Text.</p></article></body></html>"
+    assert says_in_section(page, "https://city.example/design/2019/04/neon-signs/587084/", "https://city.example/design/")
+    assert not says_in_section(page, "https://city.example/transport/2019/04/buses/", "https://city.example/design/")
+    # A menu links to every section: it says nothing of the page's.
+    assert not says_in_section(page, "https://city.example/2019/04/neon-signs/", "https://city.example/design/")
