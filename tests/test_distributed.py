@@ -320,6 +320,34 @@ def test_a_redis_that_lost_the_crawl_is_said_and_the_crawl_resumes(hosts, tmp_pa
     assert_warc_files_whole(data_dir)
 
 
+def test_a_worker_takes_its_next_host_when_one_is_done_not_on_its_next_poll(hosts, redis_server, tmp_path):
+    """One slot, two hosts, a poll of ten minutes: the second host and the end of the
+    crawl come right after the first host, or the worker would sit idle for its poll."""
+    demo = {name: hosts[name] for name in ("zox0", "zox1")}
+    sources = write_sources(tmp_path / "sources.toml", demo, None)
+    data_dir = tmp_path / "data"
+    follower = follow(redis_server, data_dir, "handover", sources, "--no-delay")
+    wait_for(lambda: redis_server.client().exists("handover:run"), 60, "the crawl to be put in")
+    one = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                            "from crawler.worker import run_worker; "
+                            "done = run_worker(sys.argv[1], Path(sys.argv[2]), {'STEPPE_PROGRESS_INTERVAL': 0}, "
+                            "worker_id='slow-poll', namespace='handover', hosts=1, poll=600); "
+                            "sys.exit(1 if done.error else 0)", redis_server.url, str(data_dir)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, worker_err = one.communicate(timeout=120)  # far less than the poll
+        out, err = follower.communicate(timeout=60)
+    finally:
+        for proc in (one, follower):
+            if proc.poll() is None:
+                proc.kill()
+    assert one.returncode == 0, worker_err
+    assert follower.returncode == 0, out + err
+    stored = stored_by_source(data_dir)
+    for name, (_, articles) in demo.items():
+        assert stored.get(name) == articles, name
+
+
 @pytest.mark.parametrize("me", ["other", "gone"])
 def test_a_dead_workers_open_file_and_run_are_recovered_by_another_or_by_its_namesake(tmp_path, me):
     """What a worker killed outright leaves (an .open WARC file, a run still running) is
