@@ -15,9 +15,12 @@
      own (taskset), as a worker per one-core machine. This is the fair test of how the
      crawl scales with workers; the goal applies to it.
 
-   For each crawl: the CPU seconds of each worker's crawl process and extraction
-   process, of the fixture servers (on the same two cores), and of Redis (its own
-   count of its commands' time), and how many cores the crawl kept busy.
+   For each crawl: the CPU seconds of the workers' crawl processes and extraction
+   processes, of the fixture servers (on the same two cores), and of Redis (its own
+   count of its commands' time), and how many cores the crawl kept busy; and where the
+   workers' processes spent the crawl's time, from the kernel's scheduler statistics:
+   on a core, waiting for one (taken by other processes: the load), or idle (waiting
+   for the servers, the database's write lock, a timer, or, for extraction, for pages).
 2. politeness-bound: POLITE_HOSTS small demo sites, each with DELAY seconds between
    requests, crawled by 2 workers: the crawl's wall time against the slowest host's
    own time, crawled alone by one process (goal: <= 1.2 x).
@@ -26,8 +29,8 @@ A crawl's time runs from its first request (the archive's first capture) to the 
 worker's exit, which comes once every page is extracted and stored: the workers'
 start-up (importing Scrapy, about 2 s) is left out, the extraction's backlog is not.
 Other jobs on the machine take cores from the crawl: the load average is printed
-beside each figure, and the CPU seconds, which hold under load, say where the time
-went. A redis-server of its own runs on a free loopback port, without persistence.
+beside each figure, and what holds under load, CPU seconds and the time spent waiting
+for a core, says where the time went. A redis-server of its own runs on a free loopback port, without persistence.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import tempfile
 import threading
 import time
 from contextlib import closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -109,15 +112,46 @@ def cpu_seconds(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
 
 
+def sched_seconds(pid: int) -> tuple[float, float] | None:
+    """(seconds on a core, seconds ready to run but waiting for one) of a running
+    process: the kernel's scheduler statistics (Linux /proc/PID/schedstat)."""
+    try:
+        on_core, waiting, _ = Path(f"/proc/{pid}/schedstat").read_text().split()
+    except OSError:
+        return None
+    return int(on_core) / 1e9, int(waiting) / 1e9
+
+
+@dataclass
+class Times:
+    """A process's (or a group's) time during the crawl: on a core, waiting for one
+    (other processes had them: the load), and idle (waiting for anything else: the
+    network, the servers, a lock, a timer)."""
+    cpu: float = 0.0
+    waiting: float = 0.0
+    present: float = 0.0
+
+    @property
+    def idle(self) -> float:
+        return self.present - self.cpu - self.waiting
+
+    def __add__(self, other: Times) -> Times:
+        return Times(self.cpu + other.cpu, self.waiting + other.waiting, self.present + other.present)
+
+    def shares(self) -> str:
+        return (f"on a core {self.cpu / self.present:.0%}, waiting for a core {self.waiting / self.present:.0%}, "
+                f"idle {self.idle / self.present:.0%}")
+
+
 class CpuWatch:
-    """The CPU seconds of some processes and of their children (an extraction pool),
-    read from /proc every tenth of a second until each ends: a child's time is gone
+    """The scheduler statistics of some processes and of their children (an extraction
+    pool), read from /proc every tenth of a second until each ends: a child's are gone
     from /proc once it has. Each read is kept, so that the start-up can be left out."""
 
     def __init__(self, roots: dict[int, str]):
         self.roots = roots  # pid → name
         self.names: dict[int, str] = {}
-        self.reads: dict[int, list[tuple[float, float]]] = {}  # pid → [(when, CPU seconds)]
+        self.reads: dict[int, list[tuple[float, float, float]]] = {}  # pid → [(when, on a core, waiting)]
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._watch, daemon=True)
         self.thread.start()
@@ -128,55 +162,63 @@ class CpuWatch:
             for entry in os.listdir("/proc"):
                 if not entry.isdigit() or (stat := cpu_seconds(int(entry))) is None:
                     continue
-                pid, (ppid, seconds) = int(entry), stat
+                pid, ppid = int(entry), stat[0]
                 if pid in self.roots:
                     self.names[pid] = self.roots[pid]
                 elif ppid in self.roots:
                     self.names[pid] = f"{self.roots[ppid]} extraction"
                 else:
                     continue
-                self.reads.setdefault(pid, []).append((now, seconds))
+                if (sched := sched_seconds(pid)) is not None:
+                    self.reads.setdefault(pid, []).append((now, *sched))
 
-    def stop(self, since: float) -> tuple[dict[str, float], float]:
-        """(name → CPU seconds from ``since`` on, CPU seconds before it: the start-up)."""
+    def stop(self, since: float, until: float) -> tuple[dict[str, Times], float]:
+        """(name → its Times from ``since`` to ``until``, CPU seconds before ``since``:
+        the start-up)."""
         self.done.set()
         self.thread.join()
-        after: dict[str, float] = {}
-        before = 0.0
+        times: dict[str, Times] = {}
+        startup = 0.0
         for pid, reads in self.reads.items():
-            start = max((seconds for when, seconds in reads if when <= since), default=0.0)
-            after[self.names[pid]] = after.get(self.names[pid], 0.0) + reads[-1][1] - start
-            before += start
-        return after, before
+            before = [read for read in reads if read[0] <= since]
+            during = [read for read in reads if since < read[0] <= until] or reads[-1:]
+            first = before[-1] if before else (since, 0.0, 0.0)
+            last = during[-1]
+            startup += first[1]
+            times[self.names[pid]] = times.get(self.names[pid], Times()) + Times(
+                last[1] - first[1], last[2] - first[2], max(last[0], first[0]) - first[0])
+        return times, startup
 
 
 @dataclass
 class Result:
     pages: int
     seconds: float
-    cpu: dict[str, float]
+    times: dict[str, Times]  # worker process (wN) or its extraction process (wN extraction) → its times
     startup: float
     servers: float
     redis_calls: int
     redis_ms: float
-    loads: tuple[str, str] = field(default=("", ""))
+    loads: tuple[str, str]
 
     @property
     def rate(self) -> float:
         return self.pages / self.seconds
 
+    def role(self, extraction: bool) -> Times:
+        return sum((t for name, t in self.times.items() if name.endswith(" extraction") == extraction), Times())
+
     def crawl_cpu(self) -> float:
-        return sum(self.cpu.values())
+        return sum(t.cpu for t in self.times.values())
 
     def line(self, workers: int) -> str:
-        crawl, extraction = (sum(s for name, s in self.cpu.items() if name.endswith(" extraction") == ext)
-                             for ext in (False, True))
-        return (f"{workers} worker(s): {self.pages} pages in {self.seconds:.1f}s = {self.rate:.1f} pages/s; "
-                f"CPU s: crawl processes {crawl:.1f} (+ {self.startup:.1f} start-up), extraction {extraction:.1f}, "
-                f"servers {self.servers:.1f}, "
-                f"Redis {self.redis_ms / 1000:.2f} ({self.redis_calls} commands); "
-                f"{(self.crawl_cpu() + self.servers) / self.seconds:.2f} cores busy "
-                f"[{self.loads[0]} -> {self.loads[1]}]")
+        crawl, extraction = self.role(False), self.role(True)
+        return (f"{workers} worker(s): {self.pages} pages in {self.seconds:.1f}s = {self.rate:.1f} pages/s "
+                f"[{self.loads[0]} -> {self.loads[1]}]\n"
+                f"      CPU s: crawl processes {crawl.cpu:.1f} (+ {self.startup:.1f} start-up), extraction "
+                f"{extraction.cpu:.1f}, servers {self.servers:.1f}, Redis {self.redis_ms / 1000:.2f} "
+                f"({self.redis_calls} commands); {(self.crawl_cpu() + self.servers) / self.seconds:.2f} cores busy\n"
+                f"      crawl processes: {crawl.shares()}; extraction: {extraction.shares()}")
 
 
 def closed(db_path: Path) -> int:
@@ -227,10 +269,10 @@ def crawl_cpu_bound(redis_url: str, client: redis.Redis, namespace: str, workers
     if any(failed) or follow.wait():
         sys.exit(f"crawl with {workers} worker(s) failed: {failed}, {follow.returncode}")
     started = first_fetch(data_dir / "archive.db")
-    cpu, startup = watch.stop(since=started)
+    times, startup = watch.stop(since=started, until=ended)
     stats = client.info("commandstats")
     (pages,), = sqlite3.connect(data_dir / "archive.db").execute("select count(*) from captures")
-    return Result(pages, ended - started, cpu, startup,
+    return Result(pages, ended - started, times, startup,
                   sum(cpu_seconds(proc.pid)[1] for proc in servers) - served,
                   sum(s["calls"] for name, s in stats.items() if name != "cmdstat_config"),
                   sum(s["usec"] for name, s in stats.items() if name != "cmdstat_config") / 1000,
@@ -298,8 +340,8 @@ def main() -> None:
                 else:
                     # A worker's crawl process is one thread: the worker cannot go faster
                     # than it, so it keeps at most (all its CPU) / (its crawl process's) cores busy.
-                    own, total = (sum(sum(s for name, s in r.cpu.items() if extraction or " " not in name)
-                                        for r in results[1]) for extraction in (False, True))
+                    own, total = (sum(r.role(False).cpu + (r.role(True).cpu if extraction else 0)
+                                      for r in results[1]) for extraction in (False, True))
                     print(f"  CPU ms a page: 1 worker {one:.1f}, 2 workers {two:.1f}; one worker's crawl process "
                           f"(one thread) does {own / total:.0%} of its work: flat out, one worker keeps "
                           f"{total / own:.2f} cores busy, and 2 workers on {cores} cores do "
