@@ -375,3 +375,14 @@ def test_a_dead_workers_open_file_and_run_are_recovered_by_another_or_by_its_nam
     db = sqlite_utils.Database(data_dir / "archive.db")
     assert db.execute("select status from crawls").fetchall() == [("interrupted",)]
     assert db["captures"].count == 1
+
+
+def test_local_workers_share_the_machines_cores_for_extraction():
+    from crawler import settings
+    from crawler.coordinator import local_ingest_workers
+
+    cores = os.cpu_count() or 1
+    assert local_ingest_workers(1, {}) == settings.STEPPE_INGEST_WORKERS  # alone: the setting's default
+    assert local_ingest_workers(cores, {}) == 1  # a core each: one extraction process beside each crawl
+    assert local_ingest_workers(2 * cores, {}) == 1
+    assert local_ingest_workers(2, {"STEPPE_INGEST_WORKERS": 3}) is None  # said by the crawl: the workers' own
