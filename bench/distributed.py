@@ -248,13 +248,14 @@ def crawl_cpu_bound(redis_url: str, client: redis.Redis, namespace: str, workers
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while not client.exists(f"{namespace}:run"):  # put in before the workers look for it
         time.sleep(0.05)
+    logs = [data_dir.parent / f"{namespace}-w{n}.log" for n in range(workers)]
     procs = [subprocess.Popen([*(["taskset", "-c", str(n)] if pinned else []), sys.executable, "-m", "crawler.cli",
                                "worker", "--redis", redis_url, "--namespace", namespace, "--data-dir", str(data_dir),
                                # a host is never split: each worker its share, or the first up takes all
                                "--hosts", str(-(-len(urls) // workers)), "--worker-id", f"w{n}",
                                "-s", "STEPPE_PROGRESS_INTERVAL=0", "-s", "STEPPE_INGEST_WORKERS=1"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for n in range(workers)]
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+             for n, log in enumerate(logs)]
     watch = CpuWatch({proc.pid: f"w{n}" for n, proc in enumerate(procs)})
     # The end: the last crawl closed, every page of it stored (read from the archive, not
     # Redis: Redis's counts are the workers'). Not the last exit: a worker with nothing
@@ -267,7 +268,8 @@ def crawl_cpu_bound(redis_url: str, client: redis.Redis, namespace: str, workers
     ended = ended or time.time()
     failed = [proc.returncode for proc in procs]
     if any(failed) or follow.wait():
-        sys.exit(f"crawl with {workers} worker(s) failed: {failed}, {follow.returncode}")
+        sys.exit(f"crawl with {workers} worker(s) failed: {failed}, {follow.returncode}\n"
+                 + "".join(f"{log.name}:\n" + "".join(log.read_text().splitlines(True)[-30:]) for log in logs))
     started = first_fetch(data_dir / "archive.db")
     times, startup = watch.stop(since=started, until=ended)
     stats = client.info("commandstats")
