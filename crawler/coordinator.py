@@ -26,10 +26,20 @@ def hosts_of(sources: list[Source]) -> dict[str, list[Source]]:
 
 
 def worker_command(redis_url: str, data_dir: Path, namespace: str, lease_seconds: float, name: str,
-                   hosts: int) -> list[str]:
+                   hosts: int, ingest_workers: int | None) -> list[str]:
     return [sys.executable, "-m", "crawler.cli", "worker", "--redis", redis_url, "--data-dir", str(data_dir),
             "--namespace", namespace, "--lease-seconds", str(lease_seconds), "--worker-id", name,
-            "--hosts", str(hosts), "-s", "STEPPE_PROGRESS_INTERVAL=0"]  # the crawl command's line says how it goes
+            "--hosts", str(hosts), "-s", "STEPPE_PROGRESS_INTERVAL=0",  # the crawl command's line says how it goes
+            *(["-s", f"STEPPE_INGEST_WORKERS={ingest_workers}"] if ingest_workers is not None else [])]
+
+
+def local_ingest_workers(workers: int, settings: dict) -> int | None:
+    """Extraction processes for each of ``workers`` local workers: the machine's cores
+    shared out, less each worker's crawl process (a worker alone on a machine takes one
+    per core but its own, the setting's default). None: the crawl's settings say."""
+    if "STEPPE_INGEST_WORKERS" in settings or not workers:
+        return None
+    return max(1, (os.cpu_count() or 1) // workers - 1)
 
 
 def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, data_dir: Path, workers: int = 0,
@@ -46,8 +56,9 @@ def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, 
     # Each its share of the hosts at once: the first worker up would otherwise take them
     # all (a host is never split), and the others would wait.
     share = -(-len(hosts) // workers) if workers else 0
+    ingest_workers = local_ingest_workers(workers, settings)
     procs = [subprocess.Popen(worker_command(redis_url, data_dir, namespace, lease_seconds,
-                                             f"{os.uname().nodename}-{os.getpid()}-{n}", share))
+                                             f"{os.uname().nodename}-{os.getpid()}-{n}", share, ingest_workers))
              for n in range(workers)]
     started, unreachable = time.monotonic(), False
     try:

@@ -239,6 +239,11 @@ class Worker:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # The lease expires and the host is crawled again: an incremental crawl, cheap.
             log.warning("could not give %s back to Redis (%s); its lease will expire", host, exc)
+        # The next host now, or the end: not a poll interval later, idle meanwhile. Off
+        # this callback chain, which is the finished crawl's.
+        from twisted.internet import reactor
+
+        reactor.callLater(0, self.tick)
 
     def _lease_lost(self, host: str):
         """Another worker may crawl the host now: stop ours at once, politeness first."""
@@ -281,10 +286,11 @@ class Worker:
 
 def run_worker(redis_url: str, data_dir: Path, settings: dict | None = None, *, worker_id: str | None = None,
                namespace: str = "steppe", hosts: int = 8, lease_seconds: float = 30.0,
-               wait: float = 60.0) -> Worker:
+               wait: float = 60.0, poll: float = 0.5) -> Worker:
     """Work on the crawl in Redis until it is over. Waits up to ``wait`` seconds for a
-    crawl to be put in (LookupError after that). Returns the worker; ``worker.error``
-    says why it stopped early."""
+    crawl to be put in (LookupError after that). ``poll``: how often it looks for hosts
+    while it has a free slot (a host of its own done, it looks at once). Returns the
+    worker; ``worker.error`` says why it stopped early."""
     queue = CrawlQueue(redis_url, namespace)
     deadline = time.monotonic() + wait
     while True:
@@ -296,6 +302,6 @@ def run_worker(redis_url: str, data_dir: Path, settings: dict | None = None, *, 
                 raise LookupError(str(exc)) from None
             time.sleep(1)
     worker = Worker(queue, Path(data_dir), safe_name(worker_id or default_worker_id()), settings or {},
-                    hosts=hosts, lease_seconds=lease_seconds)
+                    hosts=hosts, lease_seconds=lease_seconds, poll=poll)
     worker.run()
     return worker

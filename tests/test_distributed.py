@@ -281,6 +281,9 @@ def test_a_killed_worker_and_a_restarted_redis_lose_nothing(hosts, redis_server,
     db = sqlite_utils.Database(data_dir / "archive.db")
     assert db["articles"].count == sum(len(articles) for _, articles in demo.values())
     assert not db.execute("select warc_filename, warc_offset from captures group by 1, 2 having count(*) > 1").fetchall()
+    # An article fetched by both (the victim's host crawled again) is one article of one
+    # version: the demo sites serve the same text each time.
+    assert db["article_versions"].count == db["articles"].count
     statuses = dict(db.execute("select id, status from crawls").fetchall())
     assert "interrupted" in {status for crawl_id, status in statuses.items() if crawl_id.endswith("@victim")}
     assert "running" not in statuses.values()
@@ -320,6 +323,34 @@ def test_a_redis_that_lost_the_crawl_is_said_and_the_crawl_resumes(hosts, tmp_pa
     assert_warc_files_whole(data_dir)
 
 
+def test_a_worker_takes_its_next_host_when_one_is_done_not_on_its_next_poll(hosts, redis_server, tmp_path):
+    """One slot, two hosts, a poll of ten minutes: the second host and the end of the
+    crawl come right after the first host, or the worker would sit idle for its poll."""
+    demo = {name: hosts[name] for name in ("zox0", "zox1")}
+    sources = write_sources(tmp_path / "sources.toml", demo, None)
+    data_dir = tmp_path / "data"
+    follower = follow(redis_server, data_dir, "handover", sources, "--no-delay")
+    wait_for(lambda: redis_server.client().exists("handover:run"), 60, "the crawl to be put in")
+    one = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                            "from crawler.worker import run_worker; "
+                            "done = run_worker(sys.argv[1], Path(sys.argv[2]), {'STEPPE_PROGRESS_INTERVAL': 0}, "
+                            "worker_id='slow-poll', namespace='handover', hosts=1, poll=600); "
+                            "sys.exit(1 if done.error else 0)", redis_server.url, str(data_dir)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, worker_err = one.communicate(timeout=120)  # far less than the poll
+        out, err = follower.communicate(timeout=60)
+    finally:
+        for proc in (one, follower):
+            if proc.poll() is None:
+                proc.kill()
+    assert one.returncode == 0, worker_err
+    assert follower.returncode == 0, out + err
+    stored = stored_by_source(data_dir)
+    for name, (_, articles) in demo.items():
+        assert stored.get(name) == articles, name
+
+
 @pytest.mark.parametrize("me", ["other", "gone"])
 def test_a_dead_workers_open_file_and_run_are_recovered_by_another_or_by_its_namesake(tmp_path, me):
     """What a worker killed outright leaves (an .open WARC file, a run still running) is
@@ -344,3 +375,14 @@ def test_a_dead_workers_open_file_and_run_are_recovered_by_another_or_by_its_nam
     db = sqlite_utils.Database(data_dir / "archive.db")
     assert db.execute("select status from crawls").fetchall() == [("interrupted",)]
     assert db["captures"].count == 1
+
+
+def test_local_workers_share_the_machines_cores_for_extraction():
+    from crawler import settings
+    from crawler.coordinator import local_ingest_workers
+
+    cores = os.cpu_count() or 1
+    assert local_ingest_workers(1, {}) == settings.STEPPE_INGEST_WORKERS  # alone: the setting's default
+    assert local_ingest_workers(cores, {}) == 1  # a core each: one extraction process beside each crawl
+    assert local_ingest_workers(2 * cores, {}) == 1
+    assert local_ingest_workers(2, {"STEPPE_INGEST_WORKERS": 3}) is None  # said by the crawl: the workers' own
