@@ -337,6 +337,14 @@ def _leading_warcinfo(fh) -> dict[str, str]:
 _WARCINFO: dict[str, dict[str, str]] = {}
 
 
+def _cached_warcinfo(key: str, fh) -> dict[str, str]:
+    if key not in _WARCINFO:
+        if len(_WARCINFO) >= 64:
+            _WARCINFO.pop(next(iter(_WARCINFO)))
+        _WARCINFO[key] = _leading_warcinfo(fh)
+    return _WARCINFO[key]
+
+
 def _archived_response(record, location: RecordLocation | None, warcinfo: dict) -> ArchivedResponse:
     http = record.http_headers
     stream = record.raw_stream
@@ -415,13 +423,9 @@ def read_response(directory: str | os.PathLike, location: RecordLocation) -> Arc
     """The response record at a known location, read alone."""
     key = str(Path(directory) / location.filename)
     with open_warc_file(directory, location.filename) as fh:
+        warcinfo = _cached_warcinfo(key, fh)
         fh.seek(location.offset)
         record = next(iter(ArchiveIterator(fh)))
         if record.rec_type not in ("response", "revisit"):
             raise ValueError(f"{key}@{location.offset} is a {record.rec_type} record, not a response")
-        response = _archived_response(record, location, {})
-        if key not in _WARCINFO:
-            if len(_WARCINFO) >= 64:
-                _WARCINFO.pop(next(iter(_WARCINFO)))
-            _WARCINFO[key] = _leading_warcinfo(fh)
-        return replace(response, warcinfo=_WARCINFO[key])
+        return _archived_response(record, location, warcinfo)
