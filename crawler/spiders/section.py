@@ -178,6 +178,11 @@ class SectionSpider(scrapy.Spider):
                 self.crawler.stats.inc_value("steppe/revalidated/young")
                 yield self._revalidate(url)
 
+    def _robots_allow(self, url: str) -> bool:
+        """Whether the site's robots.txt lets the crawl fetch ``url`` (yes until it is read):
+        a disallowed request would only be dropped by Scrapy's middleware, as a failure."""
+        return self.robots is None or self.robots.allowed(url, self.robots_agent)
+
     def _request(self, url: str, callback, **kwargs) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
 
@@ -226,7 +231,7 @@ class SectionSpider(scrapy.Spider):
         self.crawler.stats.inc_value("steppe/listing_pages")
         relist = response.meta.get("relist", False)
         teasers, next_pages, more_unread = self._read_listing(response)
-        teasers = [url for url in teasers if self.robots is None or self.robots.allowed(url, self.robots_agent)]
+        teasers = [url for url in teasers if self._robots_allow(url)]
         # Articles are listed newest first: a listing page's worth of settled ones in a
         # row means the rest is known too. Settled: known before the walk began (one
         # that an unfinished run began, if any), not merely fetched since: a run cut
@@ -341,8 +346,7 @@ class SectionSpider(scrapy.Spider):
 
     def _read_next(self, found: dict[str, str]) -> list[scrapy.Request]:
         """Requests for read-next targets (``found``: URL → the page it was on)."""
-        requests = self._new_articles(
-            (url for url in found if self.robots is None or self.robots.allowed(url, self.robots_agent)), found)
+        requests = self._new_articles((url for url in found if self._robots_allow(url)), found)
         self.crawler.stats.inc_value("steppe/read_next_followed", len(requests))
         return requests
 
@@ -421,8 +425,8 @@ class SectionSpider(scrapy.Spider):
         if (self.sitemaps_pending or self.walking or self.walk_cut or self.walk_reached is None
                 or not self.sitemap_unknown):
             return  # a walk cut short proves nothing: what it sought stays sought
-        missing = {url: day for url, day in self.sitemap_unknown.items() if url not in self.known
-                   and (self.robots is None or self.robots.allowed(url, self.robots_agent))}
+        missing = {url: day for url, day in self.sitemap_unknown.items()
+                   if url not in self.known and self._robots_allow(url)}
         self.sitemap_unknown = {}  # looked at once per run
         self.looking_for = {url: day for url, day in missing.items() if day <= self.walk_reached}
         self._not_in_the_listing({url for url in missing if url not in self.looking_for})
