@@ -64,10 +64,16 @@ def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, 
     try:
         while True:
             time.sleep(interval)
+            # Before the state is read: a worker that ends after the read has left it
+            # consistent (its hosts released), and one that ended while Redis was out of
+            # reach (it gave up waiting) ends the wait here too.
+            ended = bool(procs) and all(proc.poll() is not None for proc in procs)
             try:
                 run_id, pending, leased, done = queue.state()
                 progress = queue.workers()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if ended:
+                    raise RuntimeError(f"every local worker ended while Redis was out of reach ({exc})") from exc
                 if not unreachable:
                     out.write(f"Redis out of reach ({exc}); waiting for it\n")
                 unreachable = True
@@ -81,9 +87,10 @@ def crawl_distributed(redis_url: str, sources: list[Source], settings: dict, *, 
                       f"{pages} pages by {len(progress)} worker(s), {elapsed:.0f}s ({pages / elapsed:.1f} pages/s)\n")
             out.flush()
             if not pending and not leased:
+                queue.finish()
                 outcomes = queue.outcomes()
                 break
-            if procs and all(proc.poll() is not None for proc in procs):
+            if ended:
                 raise RuntimeError(f"every local worker ended before the crawl did (exit status "
                                    f"{', '.join(str(proc.returncode) for proc in procs)})")
     finally:
