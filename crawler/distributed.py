@@ -19,6 +19,8 @@ Keys, under a namespace (``steppe`` unless told otherwise):
 - ``NS:owners``: host → the worker holding its lease.
 - ``NS:done``: host → how its crawls ended (JSON).
 - ``NS:workers``: worker → what it has done so far (JSON), for the progress line.
+- ``NS:finished``: the id of the crawl once it is over, so that a worker started (or
+  restarted by its service manager) afterwards waits for the next one.
 
 Every change of the queue is one Lua script, so atomic: a lease taken, renewed or
 given back, expired leases put back in front of the queue.
@@ -114,7 +116,7 @@ class CrawlQueue:
         # worker's crawls (which do not need Redis) go on meanwhile.
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
                                           health_check_interval=10, decode_responses=True)
-        keys = ("run", "settings", "sources", "pending", "leases", "owners", "done", "workers")
+        keys = ("run", "settings", "sources", "pending", "leases", "owners", "done", "workers", "finished")
         self.keys = {name: f"{namespace}:{name}" for name in keys}
         self._lease = self.redis.register_script(_LEASE)
         self._renew = self.redis.register_script(_RENEW)
@@ -154,11 +156,17 @@ class CrawlQueue:
 
     # Workers ---------------------------------------------------------------------------
 
+    def finish(self) -> None:
+        """Say the crawl is over (no host waiting or leased): workers joining later wait."""
+        self.redis.set(self.keys["finished"], self.run_id)
+
     def join(self) -> tuple[str, dict]:
         """The run to work on and its settings; raises LookupError while none is put in."""
         run_id = self.redis.get(self.keys["run"])
         if run_id is None:
             raise LookupError(f"no crawl in Redis at {self.url}")
+        if self.redis.get(self.keys["finished"]) == run_id:
+            raise LookupError(f"the crawl in Redis at {self.url} is over")
         self.run_id = run_id
         return run_id, json.loads(self.redis.get(self.keys["settings"]) or "{}")
 

@@ -205,6 +205,7 @@ class Worker:
             if run_id != self.queue.run_id:
                 raise StateLost(lost_message(self.queue.url))
             if not pending and not leased:
+                self.queue.finish()
                 self._stop_reactor()
 
     def _crawl_host(self, host: str):

@@ -349,6 +349,11 @@ def test_a_worker_takes_its_next_host_when_one_is_done_not_on_its_next_poll(host
     stored = stored_by_source(data_dir)
     for name, (_, articles) in demo.items():
         assert stored.get(name) == articles, name
+    # A worker started once the crawl is over (a service restarting it) waits for the
+    # next crawl, rather than joining the finished one and ending at once, again and again.
+    late = worker(redis_server, data_dir, "handover", "late", "--wait", "2")
+    _, late_err = late.communicate(timeout=60)
+    assert late.returncode == 1 and "is over" in late_err and "no crawl to work on" in late_err, late_err
 
 
 @pytest.mark.parametrize("me", ["other", "gone"])
