@@ -40,10 +40,10 @@ _pools: dict[int, list] = {}
 
 
 def _shared_readers(workers: int) -> RecordReaders:
-    pool = _pools.setdefault(workers, [None, 0])
-    pool[0] = pool[0] or RecordReaders(workers)
-    pool[1] += 1
-    return pool[0]
+    if workers not in _pools:
+        _pools[workers] = [RecordReaders(workers), 0]
+    _pools[workers][1] += 1
+    return _pools[workers][0]
 
 
 def _release_readers(workers: int) -> None:
@@ -192,7 +192,11 @@ class ArchiveIngest:
     def _finish(self, spider, reason):
         if self.task.running:
             self.task.stop()
-        _release_readers(self.workers)
+        # Taken last in spider_opened: a crawl whose opening failed before has no share
+        # of the pool, and must not give back a share of its siblings'.
+        if self.readers is not None:
+            _release_readers(self.workers)
+            self.readers = None
         stats = self.crawler.stats
         if self.database_error:
             status = "failed"
