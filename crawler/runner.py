@@ -77,9 +77,8 @@ def run_crawls(data_dir: Path, sources: list[Source], settings: dict | None = No
     runs: list[_Run] = []
     hosts: dict[str, list[_Run]] = {}
     for source, profile in zip(sources, profiles):
-        own = {**(settings or {}), **source.settings(), **({"STEPPE_PROGRESS_LABEL": profile.name} if many else {})}
         # The first crawler installs the reactor, as CrawlerProcess.create_crawler would.
-        run = _Run(profile, Crawler(SectionSpider, crawl_settings(data_dir, own), init_reactor=not runs))
+        run = _Run.of(source, profile, data_dir, settings or {}, labelled=many, init_reactor=not runs)
         runs.append(run)
         hosts.setdefault(urlsplit(profile.section_url).netloc, []).append(run)
     # Scrapy sets a crawl up (importing its components) inside a Deferred, where a
@@ -116,6 +115,14 @@ class _Run:
     crawl_id: str | None = None
     started: float = 0.0
     seconds: float = 0.0
+
+    @classmethod
+    def of(cls, source: Source, profile: SiteProfile, data_dir: Path, settings: dict, *, labelled: bool,
+           init_reactor: bool) -> _Run:
+        """The crawl of one source: the run's settings, the source's own over them, and
+        its name on the progress line where a run has many."""
+        own = {**settings, **source.settings(), **({"STEPPE_PROGRESS_LABEL": profile.name} if labelled else {})}
+        return cls(profile, Crawler(SectionSpider, crawl_settings(data_dir, own), init_reactor=init_reactor))
 
     def start(self, process: CrawlerProcess, worker: str = ""):
         """``worker``: the distributed crawl's worker, named in the crawl id after an @."""

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import redis
-from scrapy.crawler import Crawler
 from scrapy.utils.reactor import install_reactor
 
 from archive.layouts import LAYOUTS
@@ -36,7 +35,6 @@ from archive.store import Store
 from crawler.distributed import CrawlQueue, StateLost, lost_message
 from crawler.runner import CrawlSummary, StoppableProcess, _Run, crawl_settings
 from crawler.settings import archive_paths
-from crawler.spiders.section import SectionSpider
 
 log = logging.getLogger(__name__)
 
@@ -211,11 +209,8 @@ class Worker:
     def _crawl_host(self, host: str):
         """Crawl the host's sources one after another; give the host back at the end."""
         recover_dead_workers(self.data_dir, self.db_path, self.warc_dir, self.id)
-        runs = []
-        for source in self.queue.sources(host):
-            profile = source.profile()
-            own = {**self.settings, **source.settings(), "STEPPE_PROGRESS_LABEL": profile.name}
-            runs.append(_Run(profile, Crawler(SectionSpider, crawl_settings(self.data_dir, own), init_reactor=False)))
+        runs = [_Run.of(source, source.profile(), self.data_dir, self.settings, labelled=True, init_reactor=False)
+                for source in self.queue.sources(host)]
         self.active[host] = runs
         log.info("worker %s crawls %s (%d source(s))", self.id, host, len(runs))
         self._next(host, runs, 0)
