@@ -106,6 +106,7 @@ class Worker:
         self.lost: set[str] = set()  # hosts whose lease ran out under us: their crawls are stopped
         self.summaries: list[CrawlSummary] = []
         self.hosts_done = 0
+        self.reported: dict | None = None  # the progress last written to Redis
         self.stopping = False
         self.error: str | None = None
         self.renewed = 0.0
@@ -187,7 +188,10 @@ class Worker:
             for host in self.queue.renew(self.id, list(self.active), self.lease_seconds):
                 self._lease_lost(host)
             self.renewed = now
-        self.queue.report(self.id, self._progress())
+        progress = self._progress()
+        if progress != self.reported:  # a write (an fsync, with appendfsync always) only when it says something new
+            self.queue.report(self.id, progress)
+            self.reported = progress
         while not self.stopping and len(self.active) < self.slots:
             if not self.active:
                 self.renewed = now
