@@ -55,6 +55,8 @@ from urllib.parse import urlsplit
 
 import redis
 
+from crawler.coordinator import worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -251,11 +253,9 @@ def crawl_cpu_bound(redis_url: str, client: redis.Redis, namespace: str, workers
     while not client.exists(f"{namespace}:run"):  # put in before the workers look for it
         time.sleep(0.05)
     logs = [data_dir.parent / f"{namespace}-w{n}.log" for n in range(workers)]
-    procs = [subprocess.Popen([*(["taskset", "-c", str(n)] if pinned else []), sys.executable, "-m", "crawler.cli",
-                               "worker", "--redis", redis_url, "--namespace", namespace, "--data-dir", str(data_dir),
-                               # a host is never split: each worker its share, or the first up takes all
-                               "--hosts", str(-(-len(urls) // workers)), "--worker-id", f"w{n}",
-                               "-s", "STEPPE_PROGRESS_INTERVAL=0", "-s", "STEPPE_INGEST_WORKERS=1"],
+    # A host is never split: each worker its share, or the first up takes all.
+    procs = [subprocess.Popen([*(["taskset", "-c", str(n)] if pinned else []),
+                               *worker_command(redis_url, data_dir, namespace, 30.0, f"w{n}", -(-len(urls) // workers), 1)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
              for n, log in enumerate(logs)]
     watch = CpuWatch({proc.pid: f"w{n}" for n, proc in enumerate(procs)})
