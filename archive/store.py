@@ -477,7 +477,6 @@ class Store:
         self._update("captures", capture_id, {"article_id": article_id})
         self._link_gone_captures(article_id, fields["url"])
         self._refresh_article_history(article_id)
-        self._save_article_lists(article_id)
         return article_id, existing is None, version_new
 
     def _save_article_lists(self, article_id: int | None = None) -> None:
@@ -509,8 +508,9 @@ class Store:
         return False
 
     def _refresh_article_history(self, article_id: int) -> None:
-        """Derive version_count, last_changed and status from the article's captures,
-        so that they come out the same whatever order captures were stored in."""
+        """Derive version_count, last_changed, status and sources from the article's
+        captures, so that they come out the same whatever order captures were stored
+        in; and the article's list tables with them."""
         rows = self.db.execute(
             "select text_hash, fetched_at, status from captures where article_id = ? order by fetched_at, id",
             [article_id],
@@ -534,6 +534,7 @@ class Store:
             "status": "gone" if gone_since else "live",
             "gone_since": gone_since,
         })
+        self._save_article_lists(article_id)
 
     # Redirects and removals -------------------------------------------------------
 
@@ -590,7 +591,6 @@ class Store:
             self.db.execute(f"delete from [{table}] where article_id = ?", [former["id"]])
         self.db.execute("delete from articles where id = ?", [former["id"]])
         self._refresh_article_history(current["id"])
-        self._save_article_lists(current["id"])
 
     def save_gone_capture(self, url: str, capture_id: int) -> int | None:
         """A 404/410 where an article was: the article is marked, never removed."""
@@ -599,7 +599,6 @@ class Store:
             return None
         self._update("captures", capture_id, {"article_id": article["id"]})
         self._refresh_article_history(article["id"])
-        self._save_article_lists(article["id"])
         return article["id"]
 
     def _link_gone_captures(self, article_id: int, url: str) -> None:
