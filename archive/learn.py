@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 
 import lxml.html
 import sqlite_utils
@@ -53,6 +54,12 @@ class LearnedPage:
     doc: object
     record: ArticleRecord  # the generic reading
 
+    @cached_property
+    def titles(self) -> list:
+        """Its elements that hold the generic reading's title: found once (the title and
+        the text are both learned from them, and finding compares every element's text)."""
+        return _title_elements(self)
+
 
 def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
     """A layout for ``host`` from (html, url) pairs of its article pages; None when the
@@ -65,7 +72,7 @@ def learn_layout(host: str, pages: list[tuple[str, str]]) -> PageLayout | None:
             learned.append(LearnedPage(html, url, lxml.html.document_fromstring(html), record))
     if len(learned) < MIN_PAGES:
         return None
-    title = _agreed(learned, _title_elements, first=True)
+    title = _agreed(learned, lambda page: page.titles, first=True)
     body = _agreed(learned, _body_elements, first=True)
     if title is None or body is None:
         return None
@@ -164,7 +171,7 @@ def _body_elements(page: LearnedPage) -> list:
     layout reads from the title on). Whole paragraphs: an excerpt (the first one cut
     short) sits elsewhere."""
     paragraphs = {_key(block) for block in page.record.text.split("\n\n") if len(block) > 40}
-    titles = _title_elements(page)
+    titles = page.titles
     after_title = titles[0].xpath("following::p") if titles else page.doc.iter("p")
     holders = [p for p in after_title if _key(p.text_content()) in paragraphs]
     if not holders:
