@@ -412,7 +412,9 @@ class Store:
 
     def validators(self, url: str) -> dict[str, str]:
         """Conditional request headers from the latest capture of ``url`` that gave any."""
-        row = self.db.execute("select etag, last_modified from captures where url = ? and status = 200"
+        # ``+status``: the url index, not one of the facets' status indexes (a walk
+        # through every capture of the archive for each URL asked about).
+        row = self.db.execute("select etag, last_modified from captures where url = ? and +status = 200"
                               " and (etag is not null or last_modified is not null)"
                               " order by fetched_at desc limit 1", [url]).fetchone()
         if row is None:
@@ -424,7 +426,7 @@ class Store:
         """The latest full 200 response of ``url`` (with this payload digest, if given):
         what a revisit record can refer to."""
         query = ("select record_id, url, fetched_at, payload_digest, warc_filename, warc_offset, warc_length"
-                 " from captures where url = ? and status = 200 and refers_to is null"
+                 " from captures where url = ? and +status = 200 and refers_to is null"  # see validators
                  + (" and payload_digest = ?" if digest else "") + " order by fetched_at desc limit 1")
         row = self.db.execute(query, [url, digest] if digest else [url]).fetchone()
         if row is None:

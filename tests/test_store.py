@@ -212,3 +212,25 @@ def test_a_capture_is_stored_whole_or_not_at_all_and_a_batch_is_one_transaction(
         store_capture(store, *readings[1])
         assert db["captures"].count == 2
     assert db["captures"].count == 3 and db["articles"].count == 3
+
+
+def test_the_lookups_of_one_url_use_its_index_not_a_walk_through_every_capture(tmp_path):
+    """What the crawl asks of every response (a revisit's original) and of every
+    revalidation (its validators): with the facets' status indexes also there, a plan
+    led by ``status`` walks every capture of the archive for each URL."""
+    store = Store(tmp_path / "a.db")
+    url = "http://127.0.0.1:9/2021/09/14/a/"
+    store.insert_capture({"record_id": "<urn:a>", "url": url, "canonical_url": url, "fetched_at": "2021-09-14T10:00",
+                          "status": 200, "kind": "article", "payload_digest": "sha1:A", "etag": '"a"'})
+    asked: list[str] = []
+    store.db.conn.set_trace_callback(asked.append)
+    assert store.earlier_capture(url, "sha1:A").record_id == "<urn:a>"
+    assert store.earlier_capture(url).record_id == "<urn:a>"
+    assert store.validators(url) == {"If-None-Match": '"a"'}
+    assert store.revisited_location(None, url, "sha1:A") is not None
+    store.db.conn.set_trace_callback(None)
+    lookups = [sql for sql in asked if sql.lstrip().lower().startswith("select")]
+    assert len(lookups) == 4
+    for sql in lookups:
+        plan = " ".join(row[3] for row in store.db.execute("explain query plan " + sql))
+        assert "idx_captures_url_payload_digest" in plan, (sql, plan)
