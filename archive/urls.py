@@ -7,6 +7,7 @@ nor w3lib (keeps both) does the whole job, so the rule is ours, on top of w3lib.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -24,6 +25,9 @@ def is_tracking_param(name: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
+# Pure functions of a string, asked again and again of the same URLs (a link is
+# canonicalised, then tested as a listing page, then as an article): cached.
+@lru_cache(maxsize=4096)
 def canonical_url(url: str) -> str:
     """Drop fragments, tracking parameters and the AMP suffix; normalise the rest."""
     parts = urlsplit(url.strip())
@@ -45,6 +49,7 @@ PAGE_PARAM = re.compile(r"page|paged|pg|pagenum|page_?num(ber)?|pageindex|pagen_
 PAGE_PATH = re.compile(r"^(?P<root>.*/)page[/-]?(?P<n>\d+)/?$")  # /page/2/ (WordPress, DLE), /page-2, /page2 (Jekyll)
 
 
+@lru_cache(maxsize=4096)
 def listing_key(url: str) -> tuple[str, int | None]:
     """(the listing's URL without its page number, the page number, offset or None)."""
     parts = urlsplit(canonical_url(url))
