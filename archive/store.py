@@ -175,6 +175,7 @@ SCHEMA: dict[str, Table] = {
         },
         pk="url",
         foreign_keys=[("capture_id", "captures", "id")],
+        indexes=[("target_url",)],  # an article's former URLs (_link_gone_captures)
     ),
     # Crawl state, not archive: what the WARC files do not hold yet. A rebuild starts it empty.
     "frontier": Table(
@@ -605,9 +606,11 @@ class Store:
 
     def _link_gone_captures(self, article_id: int, url: str) -> None:
         # A rebuild may meet the 404 before the article it concerns.
-        # (An IN over a union, not an OR: it keeps to the canonical_url index.)
+        # (An IN over a union, not an OR, and ``+`` on the other terms: it keeps to the
+        # canonical_url index, not the article_id one, which holds every capture of a
+        # listing page or a redirect.)
         self.db.execute(
             "update captures set article_id = ? where canonical_url in"
             " (select ? union select url from aliases where target_url = ?)"
-            f" and article_id is null and status in {tuple(sorted(GONE_STATUSES))}",
+            f" and +article_id is null and +status in {tuple(sorted(GONE_STATUSES))}",
             [article_id, url, url])

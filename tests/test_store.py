@@ -215,22 +215,30 @@ def test_a_capture_is_stored_whole_or_not_at_all_and_a_batch_is_one_transaction(
 
 
 def test_the_lookups_of_one_url_use_its_index_not_a_walk_through_every_capture(tmp_path):
-    """What the crawl asks of every response (a revisit's original) and of every
-    revalidation (its validators): with the facets' status indexes also there, a plan
-    led by ``status`` walks every capture of the archive for each URL."""
+    """What the crawl asks of every response (a revisit's original), of every
+    revalidation (its validators), and what ingest asks of every article (the 404s
+    that precede it): with the facets' status indexes also there, or one of
+    ``article_id`` (null for every listing page), a plan led by the wrong one walks
+    every such capture of the archive for each URL."""
     store = Store(tmp_path / "a.db")
     url = "http://127.0.0.1:9/2021/09/14/a/"
-    store.insert_capture({"record_id": "<urn:a>", "url": url, "canonical_url": url, "fetched_at": "2021-09-14T10:00",
-                          "status": 200, "kind": "article", "payload_digest": "sha1:A", "etag": '"a"'})
+    capture_id = store.insert_capture({"record_id": "<urn:a>", "url": url, "canonical_url": url,
+                                       "fetched_at": "2021-09-14T10:00", "status": 200, "kind": "article",
+                                       "payload_digest": "sha1:A", "etag": '"a"'})
     asked: list[str] = []
     store.db.conn.set_trace_callback(asked.append)
     assert store.earlier_capture(url, "sha1:A").record_id == "<urn:a>"
     assert store.earlier_capture(url).record_id == "<urn:a>"
     assert store.validators(url) == {"If-None-Match": '"a"'}
     assert store.revisited_location(None, url, "sha1:A") is not None
+    store.save_article_capture({"url": url, "title": "A", "authors": [], "tags": [], "text": "text",
+                                "text_hash": "text"}, "2021-09-14T10:00", capture_id)
     store.db.conn.set_trace_callback(None)
-    lookups = [sql for sql in asked if sql.lstrip().lower().startswith("select")]
-    assert len(lookups) == 4
-    for sql in lookups:
+    by_url = [sql for sql in asked if sql.lstrip().lower().startswith("select") and "from captures where url" in sql]
+    assert len(by_url) == 4
+    gone = [sql for sql in asked if sql.startswith("update captures set article_id = ") and "aliases" in sql]
+    assert len(gone) == 1
+    for sql, index in [(sql, "idx_captures_url_payload_digest") for sql in by_url] + [
+            (gone[0], "idx_captures_canonical_url"), (gone[0], "idx_aliases_target_url")]:
         plan = " ".join(row[3] for row in store.db.execute("explain query plan " + sql))
-        assert "idx_captures_url_payload_digest" in plan, (sql, plan)
+        assert f"USING INDEX {index} " in plan, (sql, plan)
