@@ -10,6 +10,11 @@ WARC file, streamed page by page, then measures, in one run:
 Prints records/s of both, their ratio (goal >= 3x on 2 cores), and the peak memory of
 each one's whole process tree (goal < 300 MB for the rebuild).
 
+    python bench/rebuild.py --scale 100000 [--cache DIR]
+
+also rebuilds the WARC of 100,000 articles (written once under DIR, bench/serve.py's
+cache) and prints its records/s against those at --articles (goal: within 10%).
+
     python bench/rebuild.py --write DIR [--articles N]
 
 only writes the WARC file into DIR (bench/serve.py builds its archive from it).
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -138,6 +144,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--write", metavar="DIR", help="only write the WARC file into DIR")
+    parser.add_argument("--scale", type=int, metavar="N", help="also rebuild an archive of N articles")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "steppe-bench-serve",
+                        help="where the WARC of --scale articles is kept (default: bench/serve.py's cache)")
     args = parser.parse_args()
     if args.write:
         warc, records = write_site(args.articles, Path(args.write))
@@ -152,9 +161,16 @@ def main() -> None:
         load = os.getloadavg()
         base_s, base_mib, counted = measure([sys.executable, "-c", USER_LOOP, str(warc)])
         assert int(counted) == records, (counted, records)
-        rebuild_s, rebuild_mib, _ = measure([sys.executable, "-m", "crawler.cli", "rebuild", str(warc),
-                                             "--db", str(Path(tmp) / "rebuilt.db"), "--jobs", str(args.jobs)])
+        rebuild_s, rebuild_mib = rebuild(warc, Path(tmp) / "rebuilt.db", args.jobs)
         db_mib = (Path(tmp) / "rebuilt.db").stat().st_size / 2**20
+        if args.scale:
+            warcs = args.cache / str(args.scale) / "data" / "warcs"
+            if not any(warcs.glob("*.warc.gz")):
+                subprocess.run([sys.executable, __file__, "--write", str(warcs), "--articles", str(args.scale)],
+                               check=True, capture_output=True)
+            scaled_db = Path(tmp) / "scaled.db"
+            scaled_s, scaled_mib = rebuild(warcs, scaled_db, args.jobs)
+            scaled_records = sqlite3.connect(scaled_db).execute("select count(*) from captures").fetchone()[0]
     print(f"{records} records ({args.articles} articles), WARC {size:.0f} MiB, database {db_mib:.0f} MiB, "
           f"{os.cpu_count()} cores, --jobs {args.jobs}")
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after: "
@@ -162,7 +178,20 @@ def main() -> None:
     print(f"{'':<42}{'seconds':>9}{'records/s':>11}{'peak MiB (tree)':>17}")
     print(f"{'warcio + trafilatura.extract, one process':<42}{base_s:>9.1f}{records / base_s:>11.1f}{base_mib:>17.0f}")
     print(f"{'steppe rebuild (+ SQLite)':<42}{rebuild_s:>9.1f}{records / rebuild_s:>11.1f}{rebuild_mib:>17.0f}")
+    if args.scale:
+        print(f"{f'steppe rebuild, {args.scale} articles':<42}{scaled_s:>9.1f}{scaled_records / scaled_s:>11.1f}"
+              f"{scaled_mib:>17.0f}")
     print(f"speed-up: {base_s / rebuild_s:.2f}x (goal >= 3x on 2 cores); rebuild peak memory goal < 300 MB")
+    if args.scale:
+        print(f"records/s at {args.scale} articles / at {args.articles}: "
+              f"{(scaled_records / scaled_s) / (records / rebuild_s):.2f} (goal >= 0.9)")
+
+
+def rebuild(warc: Path, db: Path, jobs: int) -> tuple[float, float]:
+    """(seconds, peak MiB of the process tree) of ``steppe rebuild`` of ``warc`` into ``db``."""
+    seconds, mib, _ = measure([sys.executable, "-m", "crawler.cli", "rebuild", str(warc), "--db", str(db),
+                               "--jobs", str(jobs)])
+    return seconds, mib
 
 
 if __name__ == "__main__":
