@@ -18,7 +18,7 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured, ResponseDataLossError, StopDownload
+from scrapy.exceptions import DownloadFailedError, IgnoreRequest, NotConfigured, ResponseDataLossError, StopDownload
 from scrapy.http.request import NO_CALLBACK
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils._compression import _DecompressionMaxSizeExceeded  # what its decoders raise
@@ -29,7 +29,7 @@ from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.response import response_status_message
 from twisted.internet import defer
 from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.web._newclient import ResponseFailed
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 from w3lib.url import safe_url_string
 
 from archive import __version__
@@ -558,10 +558,18 @@ class ConnectionCut(Exception):
 
 class CutConnectionReport:
     """Puts a connection cut in the middle of a body into words, once the retries are
-    spent (Twisted's ResponseFailed wraps a list of failures that say little)."""
+    spent (Twisted's ResponseFailed wraps a list of failures that say little).
+
+    Scrapy raises ResponseDataLossError for a body cut short, but a cut met while the
+    response was still being parsed reaches here as Twisted's ResponseFailed wrapped
+    in Scrapy's DownloadFailedError: which one depends on how the reactor's reads fell."""
 
     def process_exception(self, request, exception, spider=None):
-        if isinstance(exception, (ResponseFailed, ResponseDataLossError, ConnectionLost, ConnectionDone)):
+        cause = exception.__cause__ if isinstance(exception, DownloadFailedError) else exception
+        if isinstance(cause, ResponseNeverReceived):
+            raise ConnectionCut("the connection was closed or reset before any response came "
+                                "(nothing archived)") from exception
+        if isinstance(cause, (ResponseFailed, ResponseDataLossError, ConnectionLost, ConnectionDone)):
             raise ConnectionCut("the connection was closed or reset before the end of the body "
                                 "(nothing archived)") from exception
         return None
@@ -694,6 +702,8 @@ class RepeatGuard:
             raise IgnoreRequest(f"asked for the {count}th time in this crawl (STEPPE_MAX_FETCHES_PER_URL is "
                                 f"{self.max_fetches}): a loop, e.g. a sitemap index that lists itself")
         return None
+
+
 class PageBudgetReached(IgnoreRequest):
     """The run's page budget is spent: what was not fetched stays owed to the next run."""
 

@@ -133,6 +133,12 @@ def reset_mid_body(conn: Conn) -> None:
     conn.reset()
 
 
+def reset_mid_headers(conn: Conn) -> None:
+    conn.sock.sendall(b"HTTP/1.1 200 OK\r\nServer: chaos\r\nContent-Type: text/html; charset=UTF-8\r\n")
+    conn.wait(0.2)
+    conn.reset()
+
+
 def short_body(conn: Conn) -> None:
     page = _page(conn, "Short body", "<p>" + _words(20000).decode() + "</p>")
     conn.head(200, [("Content-Type", P_HTML)], len(page) + 100_000)
@@ -255,6 +261,8 @@ def _hop(conn: Conn) -> str:
 
 FAULTS = [
     Fault("reset-mid-body", "network", "connection reset (TCP RST) in the middle of a body", reset_mid_body),
+    Fault("reset-mid-headers", "network", "connection reset (TCP RST) in the middle of the response headers",
+          reset_mid_headers),
     Fault("short-body", "network", "Content-Length longer than the body, then the connection closed", short_body),
     Fault("trickle", "network", "a body trickled one byte a second, forever", trickle),
     Fault("silent", "network", "a server that accepts the connection and never answers", silent),
