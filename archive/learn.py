@@ -267,7 +267,9 @@ def _latest_article_records(db: sqlite_utils.Database, host: str) -> list[tuple[
     ranges = [(f"{scheme}://{host}/", f"{scheme}://{host}0") for scheme in ("http", "https")]  # "0" follows "/"
     rows = db.execute(
         "select warc_filename, warc_offset, warc_length from captures where id in ("
-        " select max(id) from captures where kind = 'article' and status = 200 and refers_to is null"
+        # ``+``: the canonical_url ranges of the host, not every article of the archive
+        # by the facets' kind or status indexes (a crawl of a small host beside a big one).
+        " select max(id) from captures where +kind = 'article' and +status = 200 and refers_to is null"
         " and (canonical_url >= ? and canonical_url < ? or canonical_url >= ? and canonical_url < ?)"
         " group by canonical_url) order by id desc limit ?",
         [*ranges[0], *ranges[1], SAMPLE]).fetchall()
