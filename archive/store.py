@@ -408,7 +408,7 @@ class Store:
         query = ("select url from articles where url between ?1 and ?2 and first_seen < ?3"
                  " union select url from aliases where url between ?1 and ?2 and first_seen < ?3"
                  " union select canonical_url from captures where canonical_url between ?1 and ?2"
-                 f" and kind in ('article', 'other') and {_ANSWERED} and fetched_at < ?3")
+                 f" and +kind in ('article', 'other') and {_ANSWERED} and fetched_at < ?3")  # see validators
         return {url for (url,) in self.db.execute(query, [prefix, prefix + _LAST_CHAR, before or "9999"])}
 
     def validators(self, url: str) -> dict[str, str]:

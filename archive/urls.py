@@ -7,7 +7,7 @@ nor w3lib (keeps both) does the whole job, so the rule is ours, on top of w3lib.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import lru_cache, wraps
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -25,9 +25,19 @@ def is_tracking_param(name: str) -> bool:
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)
 
 
-# Pure functions of a string, asked again and again of the same URLs (a link is
-# canonicalised, then tested as a listing page, then as an article): cached.
-@lru_cache(maxsize=4096)
+def _cached_when_short(function):
+    """Pure functions of a URL, asked again and again of the same ones (a link is
+    canonicalised, then tested as a listing page, then as an article): cached, up to a
+    length, since a page may link to a data: URL of megabytes."""
+    cached = lru_cache(maxsize=4096)(function)
+
+    @wraps(function)
+    def call(url: str):
+        return cached(url) if len(url) <= 2048 else function(url)
+    return call
+
+
+@_cached_when_short
 def canonical_url(url: str) -> str:
     """Drop fragments, tracking parameters and the AMP suffix; normalise the rest."""
     parts = urlsplit(url.strip())
@@ -49,7 +59,7 @@ PAGE_PARAM = re.compile(r"page|paged|pg|pagenum|page_?num(ber)?|pageindex|pagen_
 PAGE_PATH = re.compile(r"^(?P<root>.*/)page[/-]?(?P<n>\d+)/?$")  # /page/2/ (WordPress, DLE), /page-2, /page2 (Jekyll)
 
 
-@lru_cache(maxsize=4096)
+@_cached_when_short
 def listing_key(url: str) -> tuple[str, int | None]:
     """(the listing's URL without its page number, the page number, offset or None)."""
     parts = urlsplit(canonical_url(url))

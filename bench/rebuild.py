@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -145,7 +147,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--write", metavar="DIR", help="only write the WARC file into DIR")
     parser.add_argument("--scale", type=int, metavar="N", help="also rebuild an archive of N articles")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "steppe-bench-serve",
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "steppe-bench-serve",  # serve.py's
                         help="where the WARC of --scale articles is kept (default: bench/serve.py's cache)")
     args = parser.parse_args()
     if args.write:
@@ -166,11 +168,16 @@ def main() -> None:
         if args.scale:
             warcs = args.cache / str(args.scale) / "data" / "warcs"
             if not any(warcs.glob("*.warc.gz")):
-                subprocess.run([sys.executable, __file__, "--write", str(warcs), "--articles", str(args.scale)],
-                               check=True, capture_output=True)
+                print(f"writing the WARC file of {args.scale} articles into {warcs}, once", flush=True)
+                partial = warcs.with_name("warcs.partial")  # an interrupted write is not reused
+                shutil.rmtree(partial, ignore_errors=True)
+                subprocess.run([sys.executable, __file__, "--write", str(partial), "--articles", str(args.scale)],
+                               check=True, stdout=subprocess.DEVNULL)
+                partial.replace(warcs)
             scaled_db = Path(tmp) / "scaled.db"
             scaled_s, scaled_mib = rebuild(warcs, scaled_db, args.jobs)
-            scaled_records = sqlite3.connect(scaled_db).execute("select count(*) from captures").fetchone()[0]
+            with closing(sqlite3.connect(scaled_db)) as db:
+                scaled_records = db.execute("select count(*) from captures").fetchone()[0]
     print(f"{records} records ({args.articles} articles), WARC {size:.0f} MiB, database {db_mib:.0f} MiB, "
           f"{os.cpu_count()} cores, --jobs {args.jobs}")
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, after: "

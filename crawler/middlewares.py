@@ -28,8 +28,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.response import response_status_message
 from twisted.internet import defer
-from twisted.internet.error import ConnectionDone, ConnectionLost
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+from twisted.internet.error import ConnectionClosed
+from twisted.web._newclient import ResponseFailed, _DataLoss
 from w3lib.url import safe_url_string
 
 from archive import __version__
@@ -553,24 +553,24 @@ class BoundedHttpCompressionMiddleware(HttpCompressionMiddleware):
 # Faults of the wire ------------------------------------------------------------------------
 
 class ConnectionCut(Exception):
-    """The server closed or reset the connection before the end of the body."""
+    """The server closed or reset the connection before the response was complete."""
 
 
 class CutConnectionReport:
-    """Puts a connection cut in the middle of a body into words, once the retries are
-    spent (Twisted's ResponseFailed wraps a list of failures that say little).
+    """Puts a connection cut before the end of a response into words, once the retries
+    are spent (Twisted's failures say little).
 
-    Scrapy raises ResponseDataLossError for a body cut short, but a cut met while the
-    response was still being parsed reaches here as Twisted's ResponseFailed wrapped
-    in Scrapy's DownloadFailedError: which one depends on how the reactor's reads fell."""
+    Scrapy raises ResponseDataLossError for a body cut short. A cut before the end of
+    the headers reaches here as Twisted's ResponseFailed in Scrapy's DownloadFailedError,
+    which wraps other failures too (a refused TLS handshake): only a closed connection
+    is put so."""
 
     def process_exception(self, request, exception, spider=None):
         cause = exception.__cause__ if isinstance(exception, DownloadFailedError) else exception
-        if isinstance(cause, ResponseNeverReceived):
-            raise ConnectionCut("the connection was closed or reset before any response came "
-                                "(nothing archived)") from exception
-        if isinstance(cause, (ResponseFailed, ResponseDataLossError, ConnectionLost, ConnectionDone)):
-            raise ConnectionCut("the connection was closed or reset before the end of the body "
+        closed = isinstance(cause, (ResponseDataLossError, ConnectionClosed)) or (
+            isinstance(cause, ResponseFailed) and all(r.check(ConnectionClosed, _DataLoss) for r in cause.reasons))
+        if closed:
+            raise ConnectionCut("the connection was closed or reset before the response was complete "
                                 "(nothing archived)") from exception
         return None
 

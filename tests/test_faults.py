@@ -29,7 +29,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.warc import OPEN_SUFFIX
 from crawler.demo_site import DemoSite
 from crawler.demo_site.chaos import FAULTS, FAULTS_BY_SLUG, MiB, SITEMAPS, ChaosServer, fault_path
-from crawler.middlewares import address_refusal, retry_after_seconds
+from crawler.middlewares import ConnectionCut, CutConnectionReport, address_refusal, retry_after_seconds
 from crawler.settings import (STEPPE_MAX_BODY_SIZE, STEPPE_MAX_DECODED_SIZE, STEPPE_ROBOTS_MAX_SIZE,
                               STEPPE_SITEMAP_MAX_SIZE)
 
@@ -152,7 +152,7 @@ def assert_said_once(crawl: Crawl, url: str, message: str) -> None:
     """The crawl's log names ``url`` with ``message``, once."""
     about = [line for line in crawl.stderr.splitlines() if url in line]
     lines = [line for line in about if message in line]
-    assert len(lines) == 1, (url, message, about)  # what the log said of the URL instead
+    assert len(lines) == 1, (url, message, about or crawl.stderr[-3000:])  # what the log said instead
 
 
 def good_urls(server: ChaosServer) -> set[str]:
@@ -215,9 +215,9 @@ def test_the_bodies_crawl_goes_on_past_every_fault(bodies_crawl):
 
 # What each fault must end with: (message in the log, the WARC records of its URL).
 WIRE_OUTCOMES = {
-    "reset-mid-body": ("ConnectionCut: the connection was closed or reset before the end of the body", 0),
-    "reset-mid-headers": ("ConnectionCut: the connection was closed or reset before the end of the body", 0),
-    "short-body": ("ConnectionCut: the connection was closed or reset before the end of the body", 0),
+    "reset-mid-body": ("ConnectionCut: the connection was closed or reset before the response was complete", 0),
+    "reset-mid-headers": ("ConnectionCut: the connection was closed or reset before the response was complete", 0),
+    "short-body": ("ConnectionCut: the connection was closed or reset before the response was complete", 0),
     "trickle": (": timed out (Getting", 0),
     "silent": (": timed out (Getting", 0),
     "storm-429-seconds": ("Could not fetch", 2),
@@ -251,6 +251,32 @@ def test_retry_after_is_honoured_within_its_bound(wire_crawl):
     assert len(server.hits_of(fault_path("storm-503-date"))) == 2
     assert len(server.hits_of(fault_path("storm-429-year"))) == 1  # a year: not waited, not retried
     assert "HTTP 429" in wire_crawl.stdout and "HTTP 503" in wire_crawl.stdout
+
+
+def test_only_a_closed_connection_is_said_to_be_cut():
+    """Scrapy wraps every failure Twisted reports for a response in DownloadFailedError:
+    a refused TLS handshake keeps its own words, only a closed connection is a cut."""
+    from OpenSSL.SSL import Error as TLSError
+    from scrapy.exceptions import DownloadFailedError
+    from twisted.internet.error import ConnectionDone, ConnectionLost
+    from twisted.python.failure import Failure
+    from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+
+    def wrapped(failure_class, error):
+        try:
+            try:
+                raise failure_class([Failure(error)])
+            except ResponseFailed as twisted_error:
+                raise DownloadFailedError(str(twisted_error)) from twisted_error
+        except DownloadFailedError as scrapy_error:
+            return scrapy_error
+
+    report = CutConnectionReport()
+    for cut in (wrapped(ResponseFailed, ConnectionLost()), wrapped(ResponseNeverReceived, ConnectionDone())):
+        with pytest.raises(ConnectionCut):
+            report.process_exception(None, cut)
+    tls = wrapped(ResponseNeverReceived, TLSError([("SSL routines", "", "sslv3 alert handshake failure")]))
+    assert report.process_exception(None, tls) is None
 
 
 def test_retry_after_values():

@@ -7,6 +7,7 @@ import sqlite_utils
 
 from archive.ingest import ingest_response, read_capture, store_capture
 from archive.layouts import GENERIC
+from archive.learn import _latest_article_records
 from archive.store import ARTICLE_LISTS, SCHEMA, SCHEMA_VERSION, Store
 
 from conftest import html_exchange, minutes_ago
@@ -219,7 +220,8 @@ def test_the_lookups_of_one_url_use_its_index_not_a_walk_through_every_capture(t
     revalidation (its validators), and what ingest asks of every article (the 404s
     that precede it): with the facets' status indexes also there, or one of
     ``article_id`` (null for every listing page), a plan led by the wrong one walks
-    every such capture of the archive for each URL."""
+    every such capture of the archive for each URL. And what a crawl asks once of its
+    host (its archived articles): not a walk through every other host's."""
     store = Store(tmp_path / "a.db")
     url = "http://127.0.0.1:9/2021/09/14/a/"
     capture_id = store.insert_capture({"record_id": "<urn:a>", "url": url, "canonical_url": url,
@@ -233,12 +235,17 @@ def test_the_lookups_of_one_url_use_its_index_not_a_walk_through_every_capture(t
     assert store.revisited_location(None, url, "sha1:A") is not None
     store.save_article_capture({"url": url, "title": "A", "authors": [], "tags": [], "text": "text",
                                 "text_hash": "text"}, "2021-09-14T10:00", capture_id)
+    assert store.seen_article_urls("http://127.0.0.1:9/") == {url}
+    assert _latest_article_records(store.db, "127.0.0.1:9") == [(None, None, None)]
     store.db.conn.set_trace_callback(None)
+    by_host = [sql for sql in asked if "canonical_url >= " in sql or "canonical_url between" in sql]
+    assert len(by_host) == 2
     by_url = [sql for sql in asked if sql.lstrip().lower().startswith("select") and "from captures where url" in sql]
     assert len(by_url) == 4
     gone = [sql for sql in asked if sql.startswith("update captures set article_id = ") and "aliases" in sql]
     assert len(gone) == 1
     for sql, index in [(sql, "idx_captures_url_payload_digest") for sql in by_url] + [
-            (gone[0], "idx_captures_canonical_url"), (gone[0], "idx_aliases_target_url")]:
+            (gone[0], "idx_captures_canonical_url"), (gone[0], "idx_aliases_target_url")] + [
+            (sql, "idx_captures_canonical_url") for sql in by_host]:
         plan = " ".join(row[3] for row in store.db.execute("explain query plan " + sql))
         assert f"USING INDEX {index} " in plan, (sql, plan)
