@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from procstat import cpu_seconds  # bench/procstat.py, beside this file
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -76,12 +78,6 @@ def main() -> None:
               f"{1000 * m['cpu'] / pages:>13.1f}{m['server_cpu']:>14.1f}")
     print(f"pages/s steppe/bare: {steppe_rate / bare_rate:.2f}; "
           f"CPU a page steppe/bare: {steppe['cpu'] / bare['cpu']:.2f} (goal <= 2)")
-
-
-def cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a running process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(args: list[str], cwd: Path | str = HERE.parent) -> dict:

@@ -56,9 +56,9 @@ from urllib.parse import urlsplit
 import redis
 
 from crawler.coordinator import worker_command
+from procstat import cpu_seconds, process_stat  # bench/procstat.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -105,15 +105,6 @@ def demo_sites(count: int, articles: int):
         for proc in procs:
             proc.terminate()
             proc.wait()
-
-
-def cpu_seconds(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user + system CPU seconds) of a running process (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
 
 
 def sched_seconds(pid: int) -> tuple[float, float] | None:
@@ -164,9 +155,9 @@ class CpuWatch:
         while not self.done.wait(0.1):
             now = time.time()
             for entry in os.listdir("/proc"):
-                if not entry.isdigit() or (stat := cpu_seconds(int(entry))) is None:
+                if not entry.isdigit() or (stat := process_stat(int(entry))) is None:
                     continue
-                pid, ppid = int(entry), stat[0]
+                pid, ppid = int(entry), stat.parent
                 if pid in self.roots:
                     self.names[pid] = self.roots[pid]
                 elif ppid in self.roots:
@@ -244,7 +235,7 @@ def crawl_cpu_bound(redis_url: str, client: redis.Redis, namespace: str, workers
     """The crawl command puts the crawl in, ``workers`` workers of the bench's own crawl
     it (so that their processes can be watched), each held to core n if ``pinned``."""
     loads = load()
-    served = sum(cpu_seconds(proc.pid)[1] for proc in servers)
+    served = sum(cpu_seconds(proc.pid) for proc in servers)
     client.config_resetstat()
     follow = subprocess.Popen([sys.executable, "-m", "crawler.cli", "crawl", "--redis", redis_url, "--namespace",
                                namespace, "--no-delay", "--data-dir", str(data_dir), *sources_args(urls),
@@ -277,7 +268,7 @@ def crawl_cpu_bound(redis_url: str, client: redis.Redis, namespace: str, workers
     stats = client.info("commandstats")
     (pages,), = sqlite3.connect(data_dir / "archive.db").execute("select count(*) from captures")
     return Result(pages, ended - started, times, startup,
-                  sum(cpu_seconds(proc.pid)[1] for proc in servers) - served,
+                  sum(cpu_seconds(proc.pid) for proc in servers) - served,
                   sum(s["calls"] for name, s in stats.items() if name != "cmdstat_config"),
                   sum(s["usec"] for name, s in stats.items() if name != "cmdstat_config") / 1000,
                   (loads, load()))

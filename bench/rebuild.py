@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from archive.warc import HttpExchange, WarcWriter
+from procstat import process_stat  # bench/procstat.py, beside this file
 from crawler.demo_site import DemoSite
 from crawler.demo_site.content import DemoArticle
 from crawler.demo_site.pages import page_url, render_article, render_listing
@@ -100,22 +101,13 @@ def write_site(articles: int, directory: Path) -> tuple[Path, int]:
 
 def _tree_rss(root: int) -> int:
     """Resident bytes of ``root`` and all its descendants, from /proc."""
-    parents, rss = {}, {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    stats = {int(entry.name): stat for entry in os.scandir("/proc")
+             if entry.name.isdigit() and (stat := process_stat(int(entry.name))) is not None}
     tree, total = {root}, 0
-    for pid in sorted(parents):  # a child has a higher pid than its parent, bar pid wrap-around
-        if pid in tree or parents[pid] in tree:
+    for pid in sorted(stats):  # a child has a higher pid than its parent, bar pid wrap-around
+        if pid in tree or stats[pid].parent in tree:
             tree.add(pid)
-            total += rss.get(pid, 0)
+            total += stats[pid].rss_bytes
     return total
 
 
