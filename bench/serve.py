@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from procstat import cpu_seconds  # bench/procstat.py, beside this file
 from rebuild import measure  # bench/rebuild.py, beside this file
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +68,8 @@ def pages(db_path: Path) -> dict[str, str]:
     tag = one("select tag from article_tags group by tag order by count(*) desc limit 1")
     author = one("select author from article_authors group by author order by count(*) desc limit 1")
     section = one("select section from articles where section is not null group by section order by count(*) desc")
-    month = one("select substr(published, 1, 7) from articles order by published desc limit 1 offset 5000")
+    month = one("select substr(published, 1, 7) from articles order by published desc limit 1"
+                " offset min(5000, (select count(*) from articles) / 2)")  # a month well back, on small archives too
     article = one("select id from articles order by published desc limit 1 offset 100")
     edited = one("select coalesce((select id from articles where version_count > 1 limit 1), 1)")
     capture = one(f"select id from captures where article_id = {article} order by fetched_at desc limit 1")
@@ -127,14 +129,6 @@ def percentiles(times: list[float]) -> tuple[float, float]:
     ordered = sorted(times)
     return (statistics.median(ordered) * 1000,
             ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))] * 1000)
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user and system, all threads) the process ``pid`` has used: what a
-    page costs the server, which other jobs on a shared machine slow down far less
-    than they slow down the wall-clock time of a fetch."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
